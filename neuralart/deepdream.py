@@ -1,0 +1,235 @@
+"""DeepDream (Mordvintsev, Olah & Tyka, 2015): amplify what a network sees by gradient ascent on the image.
+
+The recipe follows the classic Keras listing: the objective is a weighted sum over chosen layers of the mean
+squared activation (a 2-pixel border left out); the gradient is normalised by its mean absolute value; the image is
+processed at `octaves` scales, smallest first, each `octave_scale` times the previous; after each octave the
+detail that shrinking and re-enlarging the original loses is re-injected, so the photo stays sharp.
+
+Beyond that listing: the image is randomly rolled before every step and its gradient is computed tile by tile
+(as the TensorFlow DeepDream tutorial does), so images larger than a tile dream without seams and within memory;
+several steps run inside one traced call; randomness comes only from `seed`.
+
+`dream(image, config)` yields a `Frame` every `frame_every` steps and one that closes each octave
+(`stage_done=True`; the seed saved these as `dream_at_scale_*`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+
+from . import images, validation
+from .frames import Frame
+from .models import BACKBONE_NAMES, Backbone, get_backbone
+
+
+@dataclasses.dataclass(frozen=True)
+class DreamConfig:
+    """Settings of one DeepDream run. Defaults are the classic InceptionV3 listing's."""
+
+    backbone: str = "inception_v3"
+    weights: str | None = "imagenet"
+    layers: Mapping[str, float] | None = None
+    step: float = 0.01
+    octaves: int = 3
+    octave_scale: float = 1.4
+    iterations: int = 20
+    max_loss: float | None = 10.0
+    max_side: int | None = 800
+    tile_size: int = 1024
+    roll: bool = True
+    frame_every: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check = validation.check_number
+        validation.check_choice("backbone", self.backbone, BACKBONE_NAMES + ("custom",))
+        if self.layers is not None:
+            layers = validation.check_weights("layers", self.layers, -100.0, 100.0)
+            if not any(layers.values()):
+                raise ValueError("layers: give at least one layer a non-zero weight")
+            object.__setattr__(self, "layers", layers)
+        object.__setattr__(self, "step", check("step", self.step, 1e-5, 1.0))
+        object.__setattr__(self, "octaves", check("octaves", self.octaves, 1, 8, integer=True))
+        object.__setattr__(self, "octave_scale", check("octave_scale", self.octave_scale, 1.05, 3.0))
+        object.__setattr__(self, "iterations", check("iterations", self.iterations, 0, 1000, integer=True))
+        object.__setattr__(self, "max_loss", validation.check_optional_number("max_loss", self.max_loss, 1e-6, 1e9))
+        object.__setattr__(self, "max_side",
+                           validation.check_optional_number("max_side", self.max_side, 32, 4096, integer=True))
+        object.__setattr__(self, "tile_size", check("tile_size", self.tile_size, 64, 4096, integer=True))
+        object.__setattr__(self, "frame_every", check("frame_every", self.frame_every, 1, 1000, integer=True))
+        object.__setattr__(self, "seed", check("seed", self.seed, 0, 2**31 - 1, integer=True))
+        if not isinstance(self.roll, bool):
+            raise ValueError(f"roll must be true or false, got {self.roll!r}")
+
+
+def octave_shapes(size: tuple[int, int], octaves: int, octave_scale: float,
+                  min_side: int = 1) -> list[tuple[int, int]]:
+    """The (height, width) of each octave, smallest first, ending at `size`.
+
+    Octaves whose shorter side would fall below `min_side` (too small for the network) are left out.
+    """
+    shapes = [tuple(int(side / octave_scale ** octave) for side in size) for octave in range(octaves)]
+    return [shape for shape in reversed(shapes) if min(shape) >= min_side] or [tuple(size)]
+
+
+def dream(image, config: DreamConfig = DreamConfig(), backbone: Backbone | None = None) -> Iterator[Frame]:
+    """Run DeepDream on `image` (a path, PIL image or uint8 array), yielding Frames as it goes."""
+    backbone = backbone or get_backbone(config.backbone, config.weights)
+    layer_weights = dict(config.layers or backbone.default_layers("dream"))
+    active = {layer: weight for layer, weight in layer_weights.items() if weight}
+    backbone.check_layers(active)
+    original = images.uint8_to_unit(images.load_image(image, max_side=config.max_side))
+    shapes = octave_shapes(original.shape[:2], config.octaves, config.octave_scale, backbone.spec.min_size)
+    run = _DreamRun(config, backbone, active, original, shapes)
+    return run.frames()
+
+
+class _DreamRun:
+    """The state of one run: created inside `dream`, never shared between runs or users."""
+
+    def __init__(self, config: DreamConfig, backbone: Backbone, layer_weights: dict[str, float],
+                 original: np.ndarray, shapes: list[tuple[int, int]]):
+        import tensorflow as tf
+
+        self.config = config
+        self.layer_names = tuple(layer_weights)
+        self.layer_weights = tf.constant(list(layer_weights.values()), tf.float32)
+        self.ascend = ascent_function(backbone, self.layer_names, config.tile_size)
+        self.original = tf.constant(original)
+        self.shapes = shapes
+        self.rng = np.random.default_rng(config.seed)
+        self.total_steps = len(shapes) * config.iterations
+        self.steps = 0
+        self.losses: dict[str, float] = {}
+
+    def frames(self) -> Iterator[Frame]:
+        import tensorflow as tf
+
+        config = self.config
+        image = self.original
+        shrunk_original = images.resize_float(self.original, self.shapes[0])
+        for octave, shape in enumerate(self.shapes, start=1):
+            stage = f"octave {octave}/{len(self.shapes)} ({shape[1]}x{shape[0]})"
+            image = images.resize_float(image, shape)
+            octave_end = self.steps + config.iterations
+            for chunk in self._chunks():
+                image, stopped = self._ascend_chunk(image, chunk)
+                if stopped or self.steps >= octave_end:
+                    break
+                yield self._frame(image, stage)
+            self.steps = octave_end
+            # Re-inject the detail lost by working on a shrunk copy: (original at this size) minus
+            # (shrunk original enlarged to this size), as the seed does after each octave.
+            same_size_original = images.resize_float(self.original, shape)
+            image = image + same_size_original - images.resize_float(shrunk_original, shape)
+            image = tf.clip_by_value(image, -1.0, 1.0)
+            shrunk_original = same_size_original
+            yield self._frame(image, stage, stage_done=True)
+
+    def _chunks(self) -> Iterator[int]:
+        remaining = self.config.iterations
+        while remaining > 0:
+            chunk = min(self.config.frame_every, remaining)
+            remaining -= chunk
+            yield chunk
+
+    def _ascend_chunk(self, image, steps: int):
+        import tensorflow as tf
+
+        height, width = int(image.shape[0]), int(image.shape[1])
+        if self.config.roll:
+            shifts = np.stack([self.rng.integers(0, height, steps), self.rng.integers(0, width, steps)], axis=1)
+        else:
+            shifts = np.zeros((steps, 2), dtype=np.int64)
+        max_loss = math.inf if self.config.max_loss is None else self.config.max_loss
+        image, loss, layer_losses, done = self.ascend(
+            image, tf.constant(shifts, tf.int32), self.layer_weights,
+            tf.constant(self.config.step, tf.float32), tf.constant(max_loss, tf.float32))
+        self.steps += int(done)
+        self.losses = {"loss": float(loss), **{name: float(value)
+                                               for name, value in zip(self.layer_names, layer_losses.numpy())}}
+        return image, int(done) < steps
+
+    def _frame(self, image, stage: str, stage_done: bool = False) -> Frame:
+        return Frame(image=images.unit_to_uint8(image.numpy()), step=self.steps, total_steps=self.total_steps,
+                     losses=dict(self.losses), stage=stage, stage_done=stage_done)
+
+
+def ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile_size: int):
+    """The traced multi-step gradient ascent for these layers, built once per backbone and kept.
+
+    Its input signature leaves height and width free, so octaves and new images reuse one trace; layer weights,
+    step and max_loss are arguments, so moving a slider does not retrace either.
+    """
+    return backbone.cached(("dream_ascent", layer_names, tile_size),
+                           lambda: _make_ascent_function(backbone, layer_names, tile_size))
+
+
+def _make_ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile_size: int):
+    import tensorflow as tf
+
+    from .losses import dream_layer_loss
+
+    feature_model = backbone.layer_model(layer_names)
+    input_space = backbone.input_space
+    # Measure the objective as if every backbone took inputs in -1..1 (InceptionV3 does): activations of
+    # caffe-style backbones, fed 0..255 pixels, are ~127x larger and their squares ~16000x, which would make
+    # `max_loss` mean something different per backbone. For InceptionV3 the factor is exactly 1.
+    loss_scale = 1.0 / (127.5 * input_space.scale) ** 2
+
+    def layer_losses_of(tile):
+        activations = feature_model(input_space.from_unit(tile)[None], training=False)
+        if len(layer_names) == 1:
+            activations = [activations]
+        return tf.stack([dream_layer_loss(activation) for activation in activations]) * loss_scale
+
+    def tiled_gradient(image, weights):
+        """Gradient of the weighted objective, computed on roughly equal tiles of at most tile_size."""
+        height, width = tf.shape(image)[0], tf.shape(image)[1]
+        rows = (height + tile_size - 1) // tile_size
+        columns = (width + tile_size - 1) // tile_size
+        tile_height = (height + rows - 1) // rows
+        tile_width = (width + columns - 1) // columns
+        gradient = tf.zeros_like(image)
+        layer_losses = tf.zeros([len(layer_names)])
+        for row in tf.range(rows):
+            for column in tf.range(columns):
+                with tf.GradientTape() as tape:
+                    tape.watch(image)
+                    tile = image[row * tile_height:(row + 1) * tile_height,
+                                 column * tile_width:(column + 1) * tile_width]
+                    tile_losses = layer_losses_of(tile)
+                    objective = tf.reduce_sum(weights * tile_losses)
+                gradient += tape.gradient(objective, image)
+                layer_losses += tile_losses
+        return gradient, layer_losses
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, None, 3], tf.float32),  # image, unit range
+        tf.TensorSpec([None, 2], tf.int32),  # one random roll per step; its length is the number of steps
+        tf.TensorSpec([len(layer_names)], tf.float32),  # layer weights
+        tf.TensorSpec([], tf.float32),  # step size
+        tf.TensorSpec([], tf.float32),  # max_loss
+    ])
+    def ascend(image, shifts, weights, step, max_loss):
+        loss = tf.constant(0.0)
+        layer_losses = tf.zeros([len(layer_names)])
+        done = tf.constant(0)
+        for index in tf.range(tf.shape(shifts)[0]):
+            rolled = tf.roll(image, shift=shifts[index], axis=[0, 1])
+            gradient, layer_losses = tiled_gradient(rolled, weights)
+            gradient = tf.roll(gradient, shift=-shifts[index], axis=[0, 1])
+            loss = tf.reduce_sum(weights * layer_losses)
+            if loss > max_loss:  # The seed stops an octave early once the objective is this high.
+                break
+            gradient /= tf.maximum(tf.reduce_mean(tf.abs(gradient)), 1e-7)
+            image = tf.clip_by_value(image + step * gradient, -1.0, 1.0)
+            done += 1
+        return image, loss, layer_losses, done
+
+    return ascend

@@ -1,0 +1,301 @@
+"""Every change of pixel form happens here: decoding uploads, sizes, dtypes, value ranges, grids and PNG files.
+
+Three float forms are used by the techniques:
+- *pixels*: float32 RGB in 0..255, the form images are loaded into;
+- *unit*: float32 RGB in -1..1 (pixels / 127.5 - 1), the space DeepDream ascends in, as the seed does for
+  InceptionV3, so one step size means the same for every backbone;
+- *model input*: what a backbone expects, described by its `InputSpace` (channel order, mean, scale).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
+DEFAULT_MAX_MEGAPIXELS = 40.0
+MIN_SIDE = 16
+MAX_ASPECT_RATIO = 20.0
+RECIPE_KEY = "neuralart-recipe"
+
+
+class ImageInputError(ValueError):
+    """An image a user gave cannot be used; the message says why and what to do."""
+
+
+# --- loading -------------------------------------------------------------------------------------------------
+
+def load_image(source, *, max_side: int | None = None,
+               max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> np.ndarray:
+    """Decode `source` into a uint8 RGB array (height, width, 3), safely.
+
+    source: a path, bytes, a binary file object, a PIL image or a numpy array.
+    The size is checked from the header before any pixel is decoded, so a small file that would decode to
+    gigabytes is refused cheaply. EXIF orientation is applied, 16-bit images are rescaled rather than clipped,
+    transparency is composited on white, CMYK is converted and animated images contribute their first frame.
+    With `max_side`, the image is shrunk (never enlarged) so its longest side is at most that.
+    """
+    if isinstance(source, np.ndarray):
+        image = _image_from_array(source)
+    elif isinstance(source, Image.Image):
+        image = source
+    else:
+        image = _open_lazily(source)
+    _check_dimensions(image.size, max_megapixels)
+    try:
+        image.seek(0)
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        pixels = _to_rgb_array(image)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise ImageInputError(f"The image could not be decoded ({error}); it may be truncated or corrupt. "
+                              "Try saving it again as PNG or JPEG.") from error
+    _check_shape(pixels.shape)
+    if max_side is not None:
+        pixels = fit_longest_side(pixels, max_side)
+        _check_shape(pixels.shape)
+    return pixels
+
+
+def _open_lazily(source) -> Image.Image:
+    """Open the file and read only its header; refuse formats we do not accept."""
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(source)
+    elif isinstance(source, (str, os.PathLike)) and not os.path.isfile(source):
+        raise ImageInputError(f"No image file at {os.fspath(source)!r}.")
+    try:
+        return Image.open(source, formats=ALLOWED_FORMATS)
+    except UnidentifiedImageError as error:
+        raise ImageInputError(_unsupported_message(source)) from error
+    except Image.DecompressionBombError as error:
+        raise ImageInputError(f"The image is too large to process safely ({error}).") from error
+    except OSError as error:
+        raise ImageInputError(f"The file could not be read as an image ({error}).") from error
+
+
+def _unsupported_message(source) -> str:
+    """Name what the file is, if PIL knows it, so the user knows what to convert."""
+    kind = "not an image we can read"
+    try:
+        if hasattr(source, "seek"):
+            source.seek(0)
+        with Image.open(source) as probe:
+            kind = f"a {probe.format} image"
+    except Exception:  # Any failure here only means we cannot name the format.
+        pass
+    return f"The file is {kind}. Please upload a {', '.join(ALLOWED_FORMATS[:-1])} or {ALLOWED_FORMATS[-1]} image."
+
+
+def _image_from_array(array: np.ndarray) -> Image.Image:
+    if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 3:
+        return Image.fromarray(array, "RGB")
+    if array.dtype not in (np.uint8, np.uint16) or array.ndim not in (2, 3):
+        raise ImageInputError(f"Expected a uint8 or uint16 image array, got {array.dtype} {array.shape}.")
+    if array.ndim == 3 and array.shape[2] not in (1, 3, 4):
+        raise ImageInputError(f"Expected 1, 3 or 4 channels, got an array of shape {array.shape}.")
+    if array.dtype == np.uint16:
+        array = (array.astype(np.float32) / 257.0).round().astype(np.uint8)
+    return Image.fromarray(array.squeeze(-1) if array.ndim == 3 and array.shape[2] == 1 else array)
+
+
+def _check_dimensions(size: tuple[int, int], max_megapixels: float) -> None:
+    width, height = size
+    megapixels = width * height / 1e6
+    if megapixels > max_megapixels:
+        raise ImageInputError(f"The image is {width}x{height} ({megapixels:.1f} megapixels); the limit is "
+                              f"{max_megapixels:g} megapixels. Please resize it first.")
+
+
+def _check_shape(shape: tuple[int, ...]) -> None:
+    height, width = shape[:2]
+    if min(height, width) < MIN_SIDE:
+        raise ImageInputError(f"The image is {width}x{height}; each side must be at least {MIN_SIDE} pixels.")
+    if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
+        raise ImageInputError(f"The image is {width}x{height}, too long and thin; the longer side may be at "
+                              f"most {MAX_ASPECT_RATIO:g} times the shorter.")
+
+
+def _to_rgb_array(image: Image.Image) -> np.ndarray:
+    """Bring any PIL mode to uint8 RGB without hiding colours or clipping high bit depths."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        grey = np.asarray(image, dtype=np.float32)
+        # 16-bit files decode to 'I;16' or 'I'; a plain convert('L') would clip everything above 255.
+        top = 65535.0 if mode.startswith("I;16") or grey.max(initial=0) > 255 else 255.0
+        if mode == "F":
+            top = max(float(grey.max(initial=0)), 1.0)
+        grey = np.clip(grey / top * 255.0, 0, 255).round().astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        # Transparent pixels may hold arbitrary colours: composite on white instead of dropping alpha.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
+# --- sizes ---------------------------------------------------------------------------------------------------
+
+def fit_longest_side(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink a uint8 image so its longest side is at most `max_side` (never enlarges)."""
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return image
+    return resize_uint8(image, (max(1, round(height * scale)), max(1, round(width * scale))))
+
+
+def resize_uint8(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a uint8 image to (height, width) with a high-quality filter."""
+    height, width = size
+    if image.shape[:2] == (height, width):
+        return image
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.LANCZOS))
+
+
+def scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    """(height, width) multiplied by `scale` and rounded, at least 1 pixel each."""
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def resize_float(image, size):
+    """Resize a float image tensor (height, width, 3) bilinearly, anti-aliased when shrinking (TF op)."""
+    import tensorflow as tf
+
+    return tf.image.resize(image, size, method="bilinear", antialias=True)
+
+
+# --- value ranges --------------------------------------------------------------------------------------------
+
+def uint8_to_pixels(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float32)
+
+
+def pixels_to_uint8(pixels) -> np.ndarray:
+    """Float 0..255 (numpy or tensor) to uint8, rounding and clipping."""
+    return np.clip(np.rint(np.asarray(pixels, dtype=np.float32)), 0, 255).astype(np.uint8)
+
+
+def uint8_to_unit(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float32) / 127.5 - 1.0
+
+
+def unit_to_uint8(unit) -> np.ndarray:
+    return pixels_to_uint8((np.asarray(unit, dtype=np.float32) + 1.0) * 127.5)
+
+
+def unit_to_pixels(unit):
+    return (unit + 1.0) * 127.5
+
+
+def normalize_for_display(image, mean: float = 0.5, std: float = 0.1) -> np.ndarray:
+    """The chapter's deprocess for feature visualizations: centre on `mean`, spread `std`, clip, to uint8.
+
+    A visualization's absolute values mean nothing, only its contrasts; this shows them at a fixed contrast.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    image = (image - image.mean()) / (image.std() + 1e-5) * std + mean
+    return pixels_to_uint8(np.clip(image, 0, 1) * 255.0)
+
+
+def normalize_channels(maps: np.ndarray) -> np.ndarray:
+    """Feature maps (height, width, channels) to uint8, each channel stretched to its own 0..255 range."""
+    maps = np.asarray(maps, dtype=np.float32)
+    low = maps.min(axis=(0, 1), keepdims=True)
+    high = maps.max(axis=(0, 1), keepdims=True)
+    return pixels_to_uint8((maps - low) / np.maximum(high - low, 1e-8) * 255.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpace:
+    """How a backbone wants its pixels: model_input = (pixels[channel_order] - mean) * scale.
+
+    `mean` is given in the model's channel order. Works on numpy arrays and TF tensors alike.
+    """
+
+    bgr: bool
+    mean: tuple[float, float, float]
+    scale: float = 1.0
+
+    def to_model(self, pixels):
+        if self.bgr:
+            pixels = pixels[..., ::-1]
+        return (pixels - np.asarray(self.mean, dtype=np.float32)) * np.float32(self.scale)
+
+    def to_pixels(self, model_input):
+        pixels = model_input / np.float32(self.scale) + np.asarray(self.mean, dtype=np.float32)
+        return pixels[..., ::-1] if self.bgr else pixels
+
+    def from_unit(self, unit):
+        return self.to_model(unit_to_pixels(unit))
+
+    @property
+    def pixel_range(self) -> tuple[float, float]:
+        """The smallest and largest model-input value a valid pixel maps to (for clipping)."""
+        means = np.asarray(self.mean, dtype=np.float32)
+        return float(((0 - means) * self.scale).min()), float(((255 - means) * self.scale).max())
+
+
+CAFFE = InputSpace(bgr=True, mean=(103.939, 116.779, 123.68))
+INCEPTION = InputSpace(bgr=False, mean=(127.5, 127.5, 127.5), scale=1 / 127.5)
+
+
+# --- grids ---------------------------------------------------------------------------------------------------
+
+def image_grid(images: Sequence[np.ndarray], columns: int | None = None, padding: int = 2,
+               background: int = 255) -> np.ndarray:
+    """Stitch equally sized uint8 images into one grid image, row by row."""
+    if not images:
+        raise ValueError("image_grid needs at least one image")
+    count = len(images)
+    columns = columns or int(np.ceil(np.sqrt(count)))
+    rows = int(np.ceil(count / columns))
+    height, width = images[0].shape[:2]
+    grid = np.full((rows * (height + padding) + padding, columns * (width + padding) + padding, 3),
+                   background, dtype=np.uint8)
+    for index, image in enumerate(images):
+        top = padding + (index // columns) * (height + padding)
+        left = padding + (index % columns) * (width + padding)
+        grid[top:top + height, left:left + width] = image if image.ndim == 3 else image[:, :, None]
+    return grid
+
+
+# --- files ---------------------------------------------------------------------------------------------------
+
+def encode_png(image: np.ndarray, recipe: Mapping | None = None) -> bytes:
+    """A lossless PNG of a uint8 image, carrying `recipe` (JSON) in a text chunk when given."""
+    info = PngImagePlugin.PngInfo()
+    if recipe is not None:
+        info.add_itxt(RECIPE_KEY, json.dumps(recipe, sort_keys=True))
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def save_png(path: str | os.PathLike, image: np.ndarray, recipe: Mapping | None = None) -> None:
+    with open(path, "wb") as file:
+        file.write(encode_png(image, recipe))
+
+
+def read_recipe(source) -> dict | None:
+    """The recipe stored in a PNG written by `save_png`, or None when it carries none."""
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=("PNG",)) as image:
+            text = image.text.get(RECIPE_KEY) if hasattr(image, "text") else None
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return None
+    if text is None:
+        return None
+    try:
+        recipe = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return recipe if isinstance(recipe, dict) else None
