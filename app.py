@@ -1,0 +1,237 @@
+"""neural art studio: the Gradio web app. Three tabs over the `neuralart` core package.
+
+Handlers here are thin adapters: they turn widget values into a technique's config (which validates them),
+run the technique's generator, and turn each Frame into widget updates. Everything that computes lives in
+`neuralart/`. Run `python app.py`; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT choose where it listens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import gradio as gr
+
+from neuralart import images, recipes
+from neuralart.deepdream import DreamConfig
+from neuralart.frames import Frame, limit_time
+from neuralart.images import ImageInputError
+from neuralart.models import REGISTRY, WeightsUnavailableError
+
+LOG = logging.getLogger("neuralart.app")
+ASSETS = Path(__file__).resolve().parent / "assets"
+EXAMPLE_PHOTOS = [str(path) for path in sorted(ASSETS.glob("*.jpg"))]
+# One concurrency group for every TensorFlow job: on a 2-core machine two at once only slow both down.
+TF_JOBS = "tensorflow"
+EXPECTED_ERRORS = (ImageInputError, WeightsUnavailableError, ValueError)
+WEIGHT_CHOICES = [("ImageNet (trained)", "imagenet"), ("random (untrained)", "random")]
+MAX_LAYER_SLIDERS = max(len(spec.dream_layers) for spec in REGISTRY.values())
+
+
+def time_budget_seconds() -> float | None:
+    """Wall-clock budget per job, from NEURALART_TIME_BUDGET (seconds; 0 means none)."""
+    seconds = float(os.environ.get("NEURALART_TIME_BUDGET", "600"))
+    return seconds if seconds > 0 else None
+
+
+def backbone_choices(technique: str | None = None) -> list[tuple[str, str]]:
+    return [(spec.title, name) for name, spec in REGISTRY.items()
+            if technique is None or technique in spec.defaults]
+
+
+def weights_option(choice: str) -> str | None:
+    return None if choice == "random" else choice
+
+
+# --- running a technique for the UI --------------------------------------------------------------------------
+
+def start_run(make_frames: Callable[[], Iterator[Frame]]) -> Iterator[Frame]:
+    """Build a technique's generator, turning expected failures into messages the user can act on."""
+    try:
+        return make_frames()
+    except EXPECTED_ERRORS as error:
+        raise gr.Error(str(error)) from error
+    except Exception as error:
+        LOG.exception("run failed to start")
+        raise gr.Error("Something went wrong while starting the run; please try other settings.") from error
+
+
+def stream_frames(frames: Iterator[Frame]) -> Iterator[tuple[Frame, float]]:
+    """Yield (frame, elapsed seconds) within the job's time budget; warn (keeping the last image) when it ends
+    early. Errors mid-stream become warnings too: raising would hide the image already streamed."""
+    started = time.monotonic()
+    budget = time_budget_seconds()
+    last = None
+    try:
+        for frame in limit_time(frames, budget):
+            last = frame
+            yield frame, time.monotonic() - started
+    except EXPECTED_ERRORS as error:
+        gr.Warning(str(error))
+    except Exception:
+        LOG.exception("run failed")
+        gr.Warning("The run stopped because of an internal error; the last good image is shown.")
+    if last is not None and not last.done and budget is not None and time.monotonic() - started > budget:
+        gr.Warning(f"Time budget of {budget:g} s reached: showing the last image.")
+
+
+def status_line(frame: Frame, elapsed: float) -> str:
+    losses = " · ".join(f"{name} {value:.4g}" for name, value in list(frame.losses.items())[:3])
+    return f"{frame.stage} · step {frame.step}/{frame.total_steps} · {losses} · {elapsed:.1f} s"
+
+
+def write_result(frame: Frame, technique: str, config) -> str:
+    """The final image as a PNG carrying its recipe, in a fresh temporary folder (Gradio serves a copy)."""
+    folder = tempfile.mkdtemp(prefix="neuralart-")
+    path = os.path.join(folder, f"{technique}-seed{getattr(config, 'seed', 0)}.png")
+    images.save_png(path, frame.image, recipes.recipe_for(technique, config))
+    return path
+
+
+# --- DeepDream tab -------------------------------------------------------------------------------------------
+
+def dream_layer_updates(backbone: str) -> list:
+    """One slider per layer the backbone offers, set to its default weights; the rest hidden."""
+    spec = REGISTRY[backbone]
+    defaults = spec.defaults.get("dream", {})
+    updates = []
+    for index in range(MAX_LAYER_SLIDERS):
+        if index < len(spec.dream_layers):
+            layer = spec.dream_layers[index]
+            updates.append(gr.update(label=layer, value=defaults.get(layer, 0.0), visible=True))
+        else:
+            updates.append(gr.update(visible=False, value=0.0))
+    return updates
+
+
+def dream_config_from_widgets(backbone, weights, octaves, octave_scale, iterations, step, max_loss, max_side,
+                              seed, *layer_values) -> DreamConfig:
+    layers = dict(zip(REGISTRY[backbone].dream_layers, layer_values)) if backbone in REGISTRY else None
+    return DreamConfig(backbone=backbone, weights=weights_option(weights), layers=layers, octaves=octaves,
+                       octave_scale=octave_scale, iterations=iterations, step=step,
+                       max_loss=max_loss if max_loss else None, max_side=max_side, seed=seed)
+
+
+def run_dream(image_path, *widget_values):
+    """Stream a DeepDream run: (image, status, per-octave gallery, PNG download)."""
+    from neuralart.deepdream import dream
+
+    if not image_path:
+        raise gr.Error("Upload a photo (or pick an example) first.")
+    try:
+        config = dream_config_from_widgets(*widget_values)
+    except ValueError as error:
+        raise gr.Error(str(error)) from error
+    yield gr.update(), "Loading the network…", gr.update(), gr.update()
+    frames = start_run(lambda: dream(image_path, config))
+    octaves, last = [], None
+    for frame, elapsed in stream_frames(frames):
+        last = frame
+        if frame.stage_done:
+            octaves.append((frame.image, frame.stage))
+        yield frame.image, status_line(frame, elapsed), octaves, gr.update()
+    if last is not None:
+        yield last.image, status_line(last, elapsed) + " · done", octaves, write_result(last, "dream", config)
+
+
+def build_dream_tab() -> None:
+    defaults = DreamConfig()
+    gr.Markdown("**DeepDream** changes the photo by gradient *ascent* so that the chosen layers' activations "
+                "grow: a weighted sum of each layer's mean squared activation is maximised, octave by octave.")
+    with gr.Row():
+        with gr.Column():
+            image = gr.Image(type="filepath", label="Photo", sources=["upload", "clipboard"], elem_id="dream-input")
+            gr.Examples(EXAMPLE_PHOTOS, inputs=[image], label="Example photos")
+            backbone = gr.Dropdown(backbone_choices("dream"), value=defaults.backbone, label="Network",
+                                   elem_id="dream-backbone")
+            weights = gr.Radio(WEIGHT_CHOICES, value="imagenet", label="Weights", elem_id="dream-weights")
+            with gr.Accordion("Layer weights", open=True):
+                layer_sliders = [gr.Slider(-5, 5, step=0.1, **update_kwargs)
+                                 for update_kwargs in _initial_slider_kwargs(defaults.backbone)]
+            octaves = gr.Slider(1, 8, value=defaults.octaves, step=1, label="Octaves")
+            octave_scale = gr.Slider(1.05, 3.0, value=defaults.octave_scale, step=0.05, label="Octave scale")
+            iterations = gr.Slider(0, 200, value=defaults.iterations, step=1, label="Iterations per octave")
+            step = gr.Slider(0.001, 0.1, value=defaults.step, step=0.001, label="Step size")
+            max_loss = gr.Slider(0, 100, value=defaults.max_loss, step=0.5, label="Max loss (0 = no limit)")
+            max_side = gr.Slider(64, 2048, value=defaults.max_side, step=16, label="Longest side (px)")
+            seed = gr.Number(value=defaults.seed, precision=0, label="Seed", minimum=0)
+            with gr.Row():
+                run = gr.Button("Run", variant="primary", elem_id="dream-run")
+                stop = gr.Button("Stop", variant="stop", elem_id="dream-stop")
+        with gr.Column():
+            output = gr.Image(label="Dream", format="png", type="numpy", interactive=False, elem_id="dream-output")
+            status = gr.Textbox(label="Status", interactive=False, elem_id="dream-status")
+            gallery = gr.Gallery(label="End of each octave", columns=4, height=200, format="png",
+                                 elem_id="dream-gallery")
+            download = gr.File(label="Final PNG (with its recipe)", interactive=False, elem_id="dream-download")
+    backbone.change(dream_layer_updates, backbone, layer_sliders, queue=False)
+    inputs = [image, backbone, weights, octaves, octave_scale, iterations, step, max_loss, max_side, seed,
+              *layer_sliders]
+    event = run.click(run_dream, inputs, [output, status, gallery, download], concurrency_id=TF_JOBS,
+                      trigger_mode="once", show_progress_on=[status], api_name="dream")
+    stop.click(None, None, None, cancels=[event])
+
+
+def _initial_slider_kwargs(backbone: str) -> list[dict]:
+    spec = REGISTRY[backbone]
+    defaults = spec.defaults.get("dream", {})
+    kwargs = []
+    for index in range(MAX_LAYER_SLIDERS):
+        visible = index < len(spec.dream_layers)
+        layer = spec.dream_layers[index] if visible else f"layer {index}"
+        kwargs.append({"label": layer, "value": defaults.get(layer, 0.0), "visible": visible})
+    return kwargs
+
+
+# --- Feature visualization tab -------------------------------------------------------------------------------
+
+def build_features_tab() -> None:
+    gr.Markdown("Feature visualization is being built.")
+
+
+# --- Style transfer tab --------------------------------------------------------------------------------------
+
+def build_style_tab() -> None:
+    gr.Markdown("Style transfer is being built.")
+
+
+# --- the app -------------------------------------------------------------------------------------------------
+
+def build_demo() -> gr.Blocks:
+    """The whole app. Builds widgets only: no network is loaded until a job runs."""
+    with gr.Blocks(title="neural art studio", delete_cache=(3600, 3600)) as demo:
+        gr.Markdown("# neural art studio\nSee what convolutional networks see — and make art from it.")
+        with gr.Tab("Feature visualization", id="features"):
+            build_features_tab()
+        with gr.Tab("DeepDream", id="dream"):
+            build_dream_tab()
+        with gr.Tab("Style transfer", id="style"):
+            build_style_tab()
+    demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("NEURALART_QUEUE_SIZE", "20")),
+               api_open=False)
+    return demo
+
+
+def launch_options() -> dict:
+    """The hardened launch settings (see README: serving)."""
+    return dict(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+                max_file_size="10mb", show_error=False, enable_monitoring=False, share=False, ssr_mode=False,
+                mcp_server=False, run_history=False, strict_cors=True)
+
+
+def main() -> None:
+    from PIL import Image
+
+    logging.basicConfig(level=logging.INFO)
+    # Refuse decompression bombs at PIL's level too (our loader also checks sizes before decoding).
+    Image.MAX_IMAGE_PIXELS = int(images.DEFAULT_MAX_MEGAPIXELS * 1e6)
+    build_demo().launch(**launch_options())
+
+
+if __name__ == "__main__":
+    main()
