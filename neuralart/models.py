@@ -300,7 +300,7 @@ class Backbone:
             import keras
 
             outputs = [self.model.get_layer(name).output for name in layer_names]
-            return keras.Model(self.model.inputs, outputs, name=f"{self.name}_features")
+            return keras.Model(self.model.input, outputs, name=f"{self.name}_features")
         return self.cached(("layer_model", layer_names), build)
 
     def cached(self, key, factory: Callable):

@@ -33,7 +33,16 @@ def no_network(monkeypatch):
             raise OSError(f"network access blocked in tests: {address!r}")
         return real_connect(self, address)
 
+    real_getaddrinfo = socket.getaddrinfo
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        # Name lookups would send DNS queries: only local names may be resolved.
+        if host is not None and not str(host).startswith(_LOOPBACK) and str(host) not in ("0.0.0.0", ""):
+            raise socket.gaierror(f"network access blocked in tests: lookup of {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
 
 
 def make_tiny_model(channels: tuple[int, ...] = (8, 16, 16), seed: int = 0):
