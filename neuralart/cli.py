@@ -91,7 +91,8 @@ def recipe_overrides(args: argparse.Namespace, technique: str, config_class, par
         raise ValueError(f"{args.recipe} carries no neural art studio recipe")
     config = recipes.config_from_recipe(recipe, technique)
     given = {action.dest for action in parser._actions
-             if any(option in sys.argv for option in action.option_strings)}
+             if any(argument == option or argument.startswith(option + "=")
+                    for option in action.option_strings for argument in args.argv)}
     for field in dataclasses.fields(config_class):
         if field.name not in given:
             value = getattr(config, field.name)
@@ -192,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # Kept so that --recipe knows which flags were given explicitly.
     try:
         args.run(args)
     except (ImageInputError, WeightsUnavailableError, ValueError) as error:

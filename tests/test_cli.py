@@ -1,0 +1,92 @@
+"""The command line: flags come from the config dataclasses, outputs carry recipes, errors are one clear line."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from neuralart import cli, images
+from neuralart.deepdream import DreamConfig
+
+QUICK = ["--backbone", "squeezenet", "--weights", "none", "--max-side", "96", "--iterations", "2",
+         "--octaves", "2", "--quiet"]
+
+
+@pytest.fixture
+def photo_file(tmp_path, photo):
+    path = tmp_path / "photo.png"
+    images.save_png(path, np.asarray(images.resize_uint8(photo, (96, 120))))
+    return path
+
+
+def test_every_config_field_has_a_flag():
+    parser = cli.build_parser()
+    dream_parser = parser._subparsers._group_actions[0].choices["dream"]
+    options = {option for action in dream_parser._actions for option in action.option_strings}
+    for field in dataclasses.fields(DreamConfig):
+        flag = "--" + field.name.replace("_", "-")
+        assert flag in options, flag
+    assert "--no-roll" in options
+
+
+def test_defaults_come_from_the_dataclass():
+    args = cli.build_parser().parse_args(["dream", "in.png", "-o", "out.png"])
+    config = cli.config_from_args(DreamConfig, args)
+    assert config == DreamConfig()
+
+
+def test_dream_writes_png_with_recipe_and_report(tmp_path, photo_file):
+    output, report = tmp_path / "out.png", tmp_path / "report.json"
+    assert cli.main(["dream", str(photo_file), "-o", str(output), "--report", str(report),
+                     "--layers", "fire3_concat=1,fire5_concat=2", "--seed", "7", *QUICK]) == 0
+    recipe = images.read_recipe(str(output))
+    assert recipe["technique"] == "dream"
+    assert recipe["config"]["layers"] == {"fire3_concat": 1.0, "fire5_concat": 2.0}
+    assert recipe["config"]["seed"] == 7
+    data = json.loads(report.read_text())
+    assert data["total_steps"] == 4
+    assert set(data["final_losses"]) == {"loss", "fire3_concat", "fire5_concat"}
+    assert data["wall_time_s"] > 0
+
+
+def test_recipe_flag_restores_settings_and_reproduces(tmp_path, photo_file):
+    first, second = tmp_path / "first.png", tmp_path / "second.png"
+    assert cli.main(["dream", str(photo_file), "-o", str(first), "--seed", "11", "--step", "0.03", *QUICK]) == 0
+    assert cli.main(["dream", str(photo_file), "-o", str(second), "--recipe", str(first), "--quiet"]) == 0
+    assert images.read_recipe(str(second))["config"] == images.read_recipe(str(first))["config"]
+    np.testing.assert_array_equal(images.load_image(str(first)), images.load_image(str(second)))
+
+
+def test_explicit_flags_win_over_the_recipe(tmp_path, photo_file):
+    first, second = tmp_path / "first.png", tmp_path / "second.png"
+    assert cli.main(["dream", str(photo_file), "-o", str(first), "--seed", "11", *QUICK]) == 0
+    assert cli.main(["dream", str(photo_file), "-o", str(second), "--recipe", str(first), "--seed=12",
+                     "--quiet"]) == 0
+    restored = images.read_recipe(str(second))["config"]
+    assert restored["seed"] == 12 and restored["iterations"] == 2 and restored["backbone"] == "squeezenet"
+
+
+def test_bad_input_is_one_clear_line(tmp_path, capsys):
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("not an image")
+    assert cli.main(["dream", str(bogus), "-o", str(tmp_path / "out.png"), *QUICK]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "Traceback" not in error
+
+
+def test_bad_number_is_a_clear_error(tmp_path, photo_file, capsys):
+    assert cli.main(["dream", str(photo_file), "-o", str(tmp_path / "o.png"), *QUICK, "--octaves", "0"]) == 2
+    assert "octaves must be between" in capsys.readouterr().err
+
+
+def test_missing_weights_names_file_and_folder(tmp_path, photo_file, monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-cache"))
+    assert cli.main(["dream", str(photo_file), "-o", str(tmp_path / "o.png"), "--backbone", "vgg19",
+                     "--weights", "imagenet", "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" in error
+    assert str(tmp_path / "empty-cache" / "models") in error
+    assert "Traceback" not in error
