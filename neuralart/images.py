@@ -13,6 +13,8 @@ import dataclasses
 import io
 import json
 import os
+import re
+import struct
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -48,14 +50,19 @@ def load_image(source, *, max_side: int | None = None,
     else:
         image = _open_lazily(source)
     _check_dimensions(image.size, max_megapixels)
+    _check_shape(image.size[::-1])
     try:
         image.seek(0)
+        if max_side is not None:
+            # JPEG can decode at 1/2, 1/4 or 1/8 scale directly: a 40-megapixel phone photo then costs a few
+            # megabytes and a tenth of a second instead of 120 MB and seconds. The draft stays at least
+            # `max_side` on both sides, so the final resize below still only shrinks.
+            image.draft(None, (max_side, max_side))
         image.load()
         image = ImageOps.exif_transpose(image)
         pixels = _to_rgb_array(image)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise ImageInputError(f"The image could not be decoded ({error}); it may be truncated or corrupt. "
-                              "Try saving it again as PNG or JPEG.") from error
+    except (OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError) as error:
+        raise ImageInputError(_corrupt_message(error)) from error
     _check_shape(pixels.shape)
     if max_side is not None:
         pixels = fit_longest_side(pixels, max_side)
@@ -69,27 +76,83 @@ def _open_lazily(source) -> Image.Image:
         source = io.BytesIO(source)
     elif isinstance(source, (str, os.PathLike)) and not os.path.isfile(source):
         raise ImageInputError(f"No image file at {os.fspath(source)!r}.")
+    if _is_empty(source):
+        raise ImageInputError("The file is empty (0 bytes). Please upload a JPEG, PNG, WEBP or BMP image.")
     try:
         return Image.open(source, formats=ALLOWED_FORMATS)
     except UnidentifiedImageError as error:
         raise ImageInputError(_unsupported_message(source)) from error
     except Image.DecompressionBombError as error:
-        raise ImageInputError(f"The image is too large to process safely ({error}).") from error
-    except OSError as error:
-        raise ImageInputError(f"The file could not be read as an image ({error}).") from error
+        raise ImageInputError(_bomb_message(error)) from error
+    except ValueError as error:
+        # PIL refuses, among others, text chunks that would inflate past its limit (a metadata bomb).
+        if "too large" in str(error).lower():
+            raise ImageInputError("The image carries metadata (text) too large to read safely. Please save "
+                                  "it again without metadata, as PNG or JPEG.") from error
+        raise ImageInputError(_corrupt_message(error)) from error
+    except (OSError, SyntaxError, struct.error) as error:
+        raise ImageInputError(_corrupt_message(error)) from error
+
+
+def _is_empty(source) -> bool:
+    if isinstance(source, (str, os.PathLike)):
+        return os.path.getsize(source) == 0
+    if hasattr(source, "seek") and hasattr(source, "tell"):
+        position = source.tell()
+        end = source.seek(0, io.SEEK_END)
+        source.seek(position)
+        return end == position == 0
+    return False
+
+
+def _corrupt_message(error: Exception) -> str:
+    return (f"The image could not be decoded ({error}); it may be truncated or corrupt. "
+            "Try saving it again as PNG or JPEG.")
+
+
+def _bomb_message(error: Exception) -> str:
+    """PIL refuses absurd sizes while reading the header; say so in the same words as `_check_dimensions`."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    size = f" ({int(found.group(1)) / 1e6:,.0f} megapixels)" if found else ""
+    return (f"The image is far too large{size}; the limit is {DEFAULT_MAX_MEGAPIXELS:g} megapixels. "
+            "Please resize it first.")
+
+
+# Formats PIL cannot name but students meet: recognised by their first bytes so the message can say what to do.
+_SIGNATURES = (
+    (re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<svg", re.DOTALL), "an SVG drawing (vector graphics)"),
+    (re.compile(rb"^....ftyp(heic|heix|hevc|heim|heis|mif1|msf1)", re.DOTALL),
+     "a HEIC photo (the iPhone's default; choose 'Most Compatible' in the camera settings or export as JPEG)"),
+    (re.compile(rb"^....ftyp(avif|avis)", re.DOTALL), "an AVIF image"),
+    (re.compile(rb"^%PDF-"), "a PDF document"),
+)
 
 
 def _unsupported_message(source) -> str:
-    """Name what the file is, if PIL knows it, so the user knows what to convert."""
-    kind = "not an image we can read"
+    """Name what the file is, if we can tell, so the user knows what to convert."""
+    kind = _sniff_kind(source) or "not an image we can read"
+    return f"The file is {kind}. Please upload a {', '.join(ALLOWED_FORMATS[:-1])} or {ALLOWED_FORMATS[-1]} image."
+
+
+def _sniff_kind(source) -> str | None:
     try:
         if hasattr(source, "seek"):
             source.seek(0)
+            head = source.read(512)
+            source.seek(0)
+        else:
+            with open(source, "rb") as file:
+                head = file.read(512)
+    except OSError:
+        return None
+    for pattern, kind in _SIGNATURES:
+        if pattern.match(head):
+            return kind
+    try:
         with Image.open(source) as probe:
-            kind = f"a {probe.format} image"
+            return f"a {probe.format} image"
     except Exception:  # Any failure here only means we cannot name the format.
-        pass
-    return f"The file is {kind}. Please upload a {', '.join(ALLOWED_FORMATS[:-1])} or {ALLOWED_FORMATS[-1]} image."
+        return None
 
 
 def _image_from_array(array: np.ndarray) -> Image.Image:
@@ -115,10 +178,11 @@ def _check_dimensions(size: tuple[int, int], max_megapixels: float) -> None:
 def _check_shape(shape: tuple[int, ...]) -> None:
     height, width = shape[:2]
     if min(height, width) < MIN_SIDE:
-        raise ImageInputError(f"The image is {width}x{height}; each side must be at least {MIN_SIDE} pixels.")
+        raise ImageInputError(f"The image is {width}x{height}; each side must be at least {MIN_SIDE} pixels. "
+                              "Please upload a larger image.")
     if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
         raise ImageInputError(f"The image is {width}x{height}, too long and thin; the longer side may be at "
-                              f"most {MAX_ASPECT_RATIO:g} times the shorter.")
+                              f"most {MAX_ASPECT_RATIO:g} times the shorter. Please crop it first.")
 
 
 def _to_rgb_array(image: Image.Image) -> np.ndarray:

@@ -1,0 +1,123 @@
+"""The image loader against hostile and awkward uploads (tests/hostile_inputs.py), plus its size and file helpers."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile
+
+import hostile_inputs
+from neuralart import images
+from neuralart.images import ImageInputError, load_image
+
+CORPUS = hostile_inputs.corpus()
+REFUSED = [case for case in CORPUS if case.refused]
+ACCEPTED = [case for case in CORPUS if not case.refused]
+
+
+def test_corpus_is_large_and_varied():
+    names = [case.name for case in CORPUS]
+    assert len(names) == len(set(names))
+    assert len(REFUSED) >= 20 and len(ACCEPTED) >= 10
+    required = {"decompression_bomb", "truncated_jpeg", "truncated_png", "zero_bytes", "text_renamed_png", "svg",
+                "one_by_one", "one_by_ten_thousand", "sixteen_bit_grey", "cmyk_jpeg", "palette_transparency",
+                "grey_alpha_la", "animated_gif", "animated_webp", "exif_rotated", "huge_png_header", "pdf"}
+    assert required <= set(names)
+
+
+def assert_clear(message: str) -> None:
+    """A message a student can act on: one or two sentences, no traceback, no internal names."""
+    assert 20 <= len(message) <= 400, message
+    assert "Traceback" not in message and "File \"" not in message
+    assert "PngImagePlugin" not in message and "DecompressionBomb" not in message and "DOS" not in message
+    assert re.search(r"(Please|Try|choose|upload)", message), message
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=lambda case: case.name)
+def test_hostile_file_is_refused_clearly(case, tmp_path):
+    path = case.write(tmp_path)
+    with pytest.raises(ImageInputError) as caught:
+        load_image(str(path), max_side=256)
+    assert re.search(case.message, str(caught.value)), str(caught.value)
+    assert_clear(str(caught.value))
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=lambda case: case.name)
+def test_awkward_image_is_converted_faithfully(case, tmp_path):
+    pixels = load_image(str(case.write(tmp_path)), max_side=256)
+    assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
+    case.check(pixels)
+
+
+@pytest.mark.parametrize("case", [case for case in REFUSED if case.name in
+                                  ("zero_bytes", "truncated_jpeg", "svg", "decompression_bomb", "png_text_bomb")],
+                         ids=lambda case: case.name)
+def test_bytes_and_file_objects_are_refused_the_same_way(case):
+    for source in (case.data, io.BytesIO(case.data)):
+        with pytest.raises(ImageInputError, match=case.message):
+            load_image(source)
+
+
+@pytest.mark.parametrize("name", ["decompression_bomb", "huge_png_header", "huge_jpeg_header", "huge_bmp_header",
+                                  "one_by_ten_thousand", "long_and_thin"])
+def test_sizes_are_refused_before_any_pixel_is_decoded(name, monkeypatch):
+    case = next(case for case in CORPUS if case.name == name)
+
+    def refuse_to_decode(self, *args, **kwargs):
+        raise AssertionError(f"{name}: pixels were decoded before the size check")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse_to_decode)
+    with pytest.raises(ImageInputError, match=case.message):
+        load_image(case.data)
+
+
+def test_megapixel_limit_is_configurable():
+    data = hostile_inputs.encoded(hostile_inputs.smooth_photo(200, 100), "PNG")
+    assert load_image(data, max_megapixels=0.02).shape == (100, 200, 3)
+    with pytest.raises(ImageInputError, match=r"200x100 \(0.0 megapixels\); the limit is 0.01 megapixels"):
+        load_image(data, max_megapixels=0.01)
+
+
+def test_big_phone_jpeg_decodes_at_reduced_scale(monkeypatch):
+    """A 24-megapixel JPEG with max_side 500 is decoded by libjpeg at 1/8..1/2 scale, not in full, and looks the
+    same as a full decode shrunk afterwards."""
+    data = hostile_inputs.encoded(hostile_inputs.smooth_photo(6000, 4000), "JPEG", quality=90)
+    decoded_sizes = []
+    real_to_rgb = images._to_rgb_array
+    monkeypatch.setattr(images, "_to_rgb_array", lambda image: decoded_sizes.append(image.size) or real_to_rgb(image))
+    pixels = load_image(data, max_side=500)
+    assert pixels.shape == (333, 500, 3)
+    assert max(decoded_sizes[0]) <= 1500, decoded_sizes
+    full = images.fit_longest_side(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), 500)
+    assert np.abs(pixels.astype(int) - full.astype(int)).mean() < 2.0
+
+
+def test_missing_file_and_bad_arrays():
+    with pytest.raises(ImageInputError, match="No image file"):
+        load_image("/nonexistent/photo.jpg")
+    with pytest.raises(ImageInputError, match="uint8 or uint16"):
+        load_image(np.zeros((32, 32, 3), np.float64))
+    with pytest.raises(ImageInputError, match="channels"):
+        load_image(np.zeros((32, 32, 2), np.uint8))
+    ramp = np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16)
+    assert load_image(ramp).max() == 255
+
+
+def test_max_side_shrinks_but_never_enlarges():
+    data = hostile_inputs.encoded(hostile_inputs.smooth_photo(300, 150), "PNG")
+    assert load_image(data, max_side=100).shape == (50, 100, 3)
+    assert load_image(data, max_side=1000).shape == (150, 300, 3)
+
+
+def test_recipe_survives_a_png_round_trip_and_garbage_is_ignored():
+    recipe = {"technique": "dream", "version": "0", "config": {"seed": 7, "layers": {"a": 1.5}}}
+    data = images.encode_png(np.zeros((20, 30, 3), np.uint8), recipe)
+    assert images.read_recipe(data) == recipe
+    assert load_image(data).shape == (20, 30, 3)
+    for case_name in ("garbage_recipe_chunk", "png_text_bomb", "truncated_png", "zero_bytes", "svg"):
+        case = next(case for case in CORPUS if case.name == case_name)
+        assert images.read_recipe(case.data) is None
+    assert images.read_recipe(hostile_inputs.encoded(hostile_inputs.smooth_photo(), "JPEG")) is None
