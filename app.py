@@ -7,11 +7,13 @@ run the technique's generator, and turn each Frame into widget updates. Everythi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import gradio as gr
@@ -45,6 +47,61 @@ def backbone_choices(technique: str | None = None) -> list[tuple[str, str]]:
 
 def weights_option(choice: str) -> str | None:
     return None if choice == "random" else choice
+
+
+def harden_pillow() -> None:
+    """Refuse decompression bombs at PIL's level too (our loader also checks sizes before decoding).
+
+    PIL warns above MAX_IMAGE_PIXELS and refuses above twice that; its default (89 megapixels) is well above
+    what the loader accepts, so anything else in the process that opens an image is held to the same limit.
+    """
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = int(images.DEFAULT_MAX_MEGAPIXELS * 1e6)
+
+
+def guard_number_inputs(demo: gr.Blocks) -> None:
+    """Give API callers a clear message for a slider or number that is not a finite number.
+
+    Gradio checks slider bounds before a handler runs, but a string or null there fails with a TypeError that
+    `show_error=False` turns into an anonymous error, and NaN passes the bounds check (every comparison with NaN
+    is false). The technique configs check all of this again; this only makes the first line of defence speak.
+    """
+    for block in demo.blocks.values():
+        if isinstance(block, (gr.Slider, gr.Number)):
+            # A blank gr.Number is None (its preprocess passes that on); a slider always has a value.
+            block.preprocess = _finite_number_first(block.preprocess, block.label or "A number",
+                                                    allow_none=isinstance(block, gr.Number))
+
+
+def _finite_number_first(preprocess: Callable, label: str, allow_none: bool) -> Callable:
+    def checked(payload):
+        if payload is None and allow_none:
+            return preprocess(payload)
+        if isinstance(payload, bool) or not isinstance(payload, (int, float)) or not math.isfinite(payload):
+            raise gr.Error(f"{label} must be a finite number, got {payload!r}.")
+        return preprocess(payload)
+    return checked
+
+
+def photo_input(label: str, elem_id: str, **kwargs) -> gr.Image:
+    """The upload widget every tab uses for photos: the file reaches the handler untouched, as a path.
+
+    A plain gr.Image decodes uploads itself before any handler runs: it converts 16-bit, CMYK and transparent
+    images with a plain `convert` (clipping the 16-bit range, exposing hidden colours), decodes 100-megapixel
+    bombs in full and turns every file it cannot read into an anonymous error. `neuralart.images.load_image`
+    does all of this safely and says what is wrong, so this widget only hands over the uploaded file, which
+    Gradio has already size-checked and moved into its cache. (Replaced on the instance, not in a subclass:
+    Gradio writes a .pyi stub beside the module of every Component subclass.)
+    """
+    image = gr.Image(type="filepath", image_mode=None, label=label, sources=["upload", "clipboard"],
+                     elem_id=elem_id, **kwargs)
+    image.preprocess = uploaded_path
+    return image
+
+
+def uploaded_path(payload) -> str | None:
+    return None if payload is None or payload.path is None else str(payload.path)
 
 
 # --- running a technique for the UI --------------------------------------------------------------------------
@@ -84,6 +141,11 @@ def status_line(frame: Frame, elapsed: float) -> str:
     return f"{frame.stage} · step {frame.step}/{frame.total_steps} · {losses} · {elapsed:.1f} s"
 
 
+def final_status_line(frame: Frame, elapsed: float) -> str:
+    """The status of a run's last frame: done, or stopped early (time budget or an error, already warned)."""
+    return status_line(frame, elapsed) + (" · done" if frame.done else " · stopped early")
+
+
 def write_result(frame: Frame, technique: str, config) -> str:
     """The final image as a PNG carrying its recipe, in a fresh temporary folder (Gradio serves a copy)."""
     folder = tempfile.mkdtemp(prefix="neuralart-")
@@ -92,12 +154,89 @@ def write_result(frame: Frame, technique: str, config) -> str:
     return path
 
 
+# --- restoring the settings stored in a PNG ------------------------------------------------------------------
+
+def add_recipe_drop(technique: str, widgets: Mapping[str, gr.components.Component], *,
+                    extra: Callable | None = None, extra_outputs: Sequence[gr.components.Component] = (),
+                    extra_fields: Sequence[str] = ()) -> gr.File:
+    """A drop zone that restores a tab's settings from a PNG this app (or the CLI) wrote: one line per tab.
+
+    widgets: config field name -> the widget showing it. extra(config) may return updates for `extra_outputs`
+    (for fields no single widget shows, such as per-layer sliders); `extra_fields` names the fields it covers.
+    """
+    drop = gr.File(label="Restore settings: drop a PNG made here", file_types=[".png"], type="filepath",
+                   height=90, elem_id=f"{technique}-recipe")
+    drop.upload(lambda path: recipe_updates(path, technique, widgets, extra, extra_fields), drop,
+                [*widgets.values(), *extra_outputs], queue=False, api_name=f"restore_{technique}")
+    return drop
+
+
+def recipe_updates(path: str | None, technique: str, widgets: Mapping[str, gr.components.Component],
+                   extra: Callable | None = None, extra_fields: Sequence[str] = ()) -> list:
+    """gr.update()s setting each widget to the value the PNG's recipe gives its field, then extra(config)'s."""
+    config = _config_from_png(path, technique)
+    updates, left_out = [], []
+    for field, widget in widgets.items():
+        value, restored = _widget_value(widget, field, getattr(config, field))
+        updates.append(gr.update(value=value) if restored else gr.update())
+        if not restored:
+            left_out.append(field)
+    if extra is not None:
+        updates.extend(extra(config))
+    left_out += _fields_not_shown(config, set(widgets) | set(extra_fields))
+    if left_out:
+        gr.Warning("Restored the settings, except these which this tab cannot show (defaults are used): "
+                   + ", ".join(left_out))
+    else:
+        gr.Info("Settings restored from the PNG's recipe.")
+    return updates
+
+
+def _config_from_png(path: str | None, technique: str):
+    recipe = images.read_recipe(path) if path else None
+    if recipe is None:
+        raise gr.Error("This file carries no recipe: only PNGs saved by neural art studio (app or CLI) do.")
+    try:
+        return recipes.config_from_recipe(recipe, technique)
+    except ValueError as error:
+        raise gr.Error(f"The recipe cannot be restored: {error}") from error
+
+
+def _widget_value(widget, field: str, value) -> tuple[object, bool]:
+    """The widget's spelling of a config value, and whether the widget can show it at all."""
+    if field == "weights":
+        value = "random" if value is None else value
+    elif value is None and isinstance(widget, (gr.Slider, gr.Number)):
+        value = 0  # Sliders spell "no limit" as 0.
+    elif isinstance(value, tuple):
+        value = list(value)
+    choices = getattr(widget, "choices", None)
+    if choices and not isinstance(value, list):
+        offered = [choice[1] if isinstance(choice, (tuple, list)) else choice for choice in choices]
+        if value not in offered:
+            return None, False
+    if isinstance(widget, gr.Slider) and not widget.minimum <= value <= widget.maximum:
+        return None, False
+    return value, not isinstance(value, Mapping)
+
+
+def _fields_not_shown(config, shown: set[str]) -> list[str]:
+    """Fields with no widget whose recipe value differs from the default: the tab cannot reproduce those."""
+    try:
+        defaults = type(config)()
+    except (TypeError, ValueError):
+        return []
+    return [f"{field.name}={getattr(config, field.name)!r}" for field in dataclasses.fields(config)
+            if field.name not in shown and getattr(config, field.name) != getattr(defaults, field.name)]
+
+
 # --- DeepDream tab -------------------------------------------------------------------------------------------
 
-def dream_layer_updates(backbone: str) -> list:
-    """One slider per layer the backbone offers, set to its default weights; the rest hidden."""
+def dream_layer_updates(backbone: str, layers: Mapping[str, float] | None = None) -> list:
+    """One slider per layer the backbone offers, set to `layers` (default: the backbone's weights); the rest
+    hidden."""
     spec = REGISTRY[backbone]
-    defaults = spec.defaults.get("dream", {})
+    defaults = spec.defaults.get("dream", {}) if layers is None else layers
     updates = []
     for index in range(MAX_LAYER_SLIDERS):
         if index < len(spec.dream_layers):
@@ -135,7 +274,7 @@ def run_dream(image_path, *widget_values):
             octaves.append((frame.image, frame.stage))
         yield frame.image, status_line(frame, elapsed), octaves, gr.update()
     if last is not None:
-        yield last.image, status_line(last, elapsed) + " · done", octaves, write_result(last, "dream", config)
+        yield last.image, final_status_line(last, elapsed), octaves, write_result(last, "dream", config)
 
 
 def build_dream_tab() -> None:
@@ -144,7 +283,7 @@ def build_dream_tab() -> None:
                 "grow: a weighted sum of each layer's mean squared activation is maximised, octave by octave.")
     with gr.Row():
         with gr.Column():
-            image = gr.Image(type="filepath", label="Photo", sources=["upload", "clipboard"], elem_id="dream-input")
+            image = photo_input("Photo", "dream-input")
             gr.Examples(EXAMPLE_PHOTOS, inputs=[image], label="Example photos")
             backbone = gr.Dropdown(backbone_choices("dream"), value=defaults.backbone, label="Network",
                                    elem_id="dream-backbone")
@@ -162,13 +301,20 @@ def build_dream_tab() -> None:
             with gr.Row():
                 run = gr.Button("Run", variant="primary", elem_id="dream-run")
                 stop = gr.Button("Stop", variant="stop", elem_id="dream-stop")
+            add_recipe_drop("dream", {"backbone": backbone, "weights": weights, "octaves": octaves,
+                                      "octave_scale": octave_scale, "iterations": iterations, "step": step,
+                                      "max_loss": max_loss, "max_side": max_side, "seed": seed},
+                            extra=lambda config: dream_layer_updates(config.backbone, config.layers),
+                            extra_outputs=layer_sliders, extra_fields=["layers"])
         with gr.Column():
             output = gr.Image(label="Dream", format="png", type="numpy", interactive=False, elem_id="dream-output")
             status = gr.Textbox(label="Status", interactive=False, elem_id="dream-status")
             gallery = gr.Gallery(label="End of each octave", columns=4, height=200, format="png",
                                  elem_id="dream-gallery")
             download = gr.File(label="Final PNG (with its recipe)", interactive=False, elem_id="dream-download")
-    backbone.change(dream_layer_updates, backbone, layer_sliders, queue=False)
+    # .input, not .change: a restored recipe sets the backbone and its sliders together, and a .change
+    # would then reset the sliders to the backbone's defaults.
+    backbone.input(dream_layer_updates, backbone, layer_sliders, queue=False)
     inputs = [image, backbone, weights, octaves, octave_scale, iterations, step, max_loss, max_side, seed,
               *layer_sliders]
     event = run.click(run_dream, inputs, [output, status, gallery, download], concurrency_id=TF_JOBS,
@@ -203,6 +349,7 @@ def build_style_tab() -> None:
 
 def build_demo() -> gr.Blocks:
     """The whole app. Builds widgets only: no network is loaded until a job runs."""
+    harden_pillow()
     with gr.Blocks(title="neural art studio", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# neural art studio\nSee what convolutional networks see — and make art from it.")
         with gr.Tab("Feature visualization", id="features"):
@@ -213,23 +360,27 @@ def build_demo() -> gr.Blocks:
             build_style_tab()
     demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("NEURALART_QUEUE_SIZE", "20")),
                api_open=False)
+    guard_number_inputs(demo)
     return demo
 
 
 def launch_options() -> dict:
-    """The hardened launch settings (see README: serving)."""
+    """The hardened launch settings (docs/serving.md).
+
+    Listens on 127.0.0.1 unless GRADIO_SERVER_NAME says otherwise (a Space sets 0.0.0.0); GRADIO_SERVER_PORT
+    picks the port, else Gradio takes the first free one from 7860. NEURALART_MAX_FILE_SIZE bounds uploads: a
+    40-megapixel phone JPEG is 10-20 MB, and the loader refuses images above its pixel limit before decoding.
+    """
+    port = os.environ.get("GRADIO_SERVER_PORT")
     return dict(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-                max_file_size="10mb", show_error=False, enable_monitoring=False, share=False, ssr_mode=False,
-                mcp_server=False, run_history=False, strict_cors=True)
+                server_port=int(port) if port else None,
+                max_file_size=os.environ.get("NEURALART_MAX_FILE_SIZE", "20mb"), show_error=False,
+                enable_monitoring=False, share=False, ssr_mode=False, mcp_server=False, run_history=False,
+                strict_cors=True)
 
 
 def main() -> None:
-    from PIL import Image
-
     logging.basicConfig(level=logging.INFO)
-    # Refuse decompression bombs at PIL's level too (our loader also checks sizes before decoding).
-    Image.MAX_IMAGE_PIXELS = int(images.DEFAULT_MAX_MEGAPIXELS * 1e6)
     build_demo().launch(**launch_options())
 
 
