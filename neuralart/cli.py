@@ -140,8 +140,26 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 # --- commands ------------------------------------------------------------------------------------------------
 
+def _add_fast_preset(parser: argparse.ArgumentParser, preset: Mapping) -> None:
+    """`--fast`: a quick preview preset, applied while parsing to the preset's flags still at their defaults, so
+    flags given explicitly (with other values) win over it wherever they stand."""
+
+    class FastPreset(argparse.Action):
+        def __init__(self, option_strings, dest, **kwargs):
+            super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)
+
+        def __call__(self, parser, namespace, values, option_string=None):
+            setattr(namespace, self.dest, True)
+            for name, value in preset.items():
+                if getattr(namespace, name) == parser.get_default(name):
+                    setattr(namespace, name, value)
+
+    shown = ", ".join(f"{name.replace('_', '-')} {value}" for name, value in preset.items())
+    parser.add_argument("--fast", action=FastPreset, help=f"quick preview: {shown} (under 30 s on a 2-core CPU)")
+
+
 def _dream_command(subparsers) -> None:
-    from .deepdream import DreamConfig
+    from .deepdream import FAST_PRESET, DreamConfig
 
     parser = subparsers.add_parser("dream", help="DeepDream an image",
                                    description="Amplify what a network sees in an image (DeepDream).")
@@ -154,6 +172,7 @@ def _dream_command(subparsers) -> None:
         "max_side": "shrink the input so its longest side is at most this", "tile_size": "largest tile per gradient",
         "roll": "randomly roll the image before each step (hides tile seams)",
         "frame_every": "steps between progress reports", "seed": "random seed"})
+    _add_fast_preset(parser, FAST_PRESET)
     parser.set_defaults(run=_run_dream, parser=parser)
 
 

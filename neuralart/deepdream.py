@@ -9,8 +9,13 @@ Beyond that listing: the image is randomly rolled before every step and its grad
 (as the TensorFlow DeepDream tutorial does), so images larger than a tile dream without seams and within memory;
 several steps run inside one traced call; randomness comes only from `seed`.
 
-`dream(image, config)` yields a `Frame` every `frame_every` steps and one that closes each octave
-(`stage_done=True`; the seed saved these as `dream_at_scale_*`).
+Speed (see bench/speed.py): the backbone computes in bfloat16 where the CPU has bfloat16 instructions and its batch
+normalisations are folded into the convolutions (neuralart.models.inference_model); the objective, the gradient
+and the image stay float32. Several steps run per traced call, and the call's length adapts to the machine so a
+frame comes about every `FRAME_SECONDS` even when `frame_every` steps would take much longer.
+
+`dream(image, config)` yields a `Frame` every `frame_every` steps (or sooner, once `FRAME_SECONDS` of work has
+passed) and one that closes each octave (`stage_done=True`; the seed saved these as `dream_at_scale_*`).
 """
 
 from __future__ import annotations
@@ -19,12 +24,22 @@ import dataclasses
 import math
 import time
 from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 
 import numpy as np
 
-from . import images, validation
+from . import images, runtime, validation
 from .frames import Frame
 from .models import BACKBONE_NAMES, Backbone, get_backbone
+
+
+# `python -m neuralart dream --fast`: SqueezeNet at 512 px, a recognisable dream in seconds on a 2-core CPU
+# (bench/speed.py measures it); the other settings stay the defaults.
+FAST_PRESET = MappingProxyType({"backbone": "squeezenet", "max_side": 512})
+
+# A frame is shown once this much work has passed since the last one, even before `frame_every` steps, so a
+# slow machine or a large image still streams (the app promises a frame at least every 1.5 s).
+FRAME_SECONDS = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,8 +93,12 @@ def octave_shapes(size: tuple[int, int], octaves: int, octave_scale: float,
 
 
 def dream(image, config: DreamConfig = DreamConfig(), backbone: Backbone | None = None) -> Iterator[Frame]:
-    """Run DeepDream on `image` (a path, PIL image or uint8 array), yielding Frames as it goes."""
-    backbone = backbone or get_backbone(config.backbone, config.weights)
+    """Run DeepDream on `image` (a path, PIL image or uint8 array), yielding Frames as it goes.
+
+    Without `backbone`, the registry's is used in the precision neuralart.runtime picks for this machine; a
+    backbone passed in computes in its own precision (`Backbone.with_precision`).
+    """
+    backbone = backbone or get_backbone(config.backbone, config.weights, precision="auto")
     layer_weights = dict(config.layers or backbone.default_layers("dream"))
     active = {layer: weight for layer, weight in layer_weights.items() if weight}
     backbone.check_layers(active)
@@ -106,6 +125,7 @@ class _DreamRun:
         self.total_steps = len(shapes) * config.iterations
         self.steps = 0
         self.losses: dict[str, float] = {}
+        self.cadence = _Cadence(config.frame_every)
 
     def frames(self) -> Iterator[Frame]:
         import tensorflow as tf
@@ -117,11 +137,18 @@ class _DreamRun:
             stage = f"octave {octave}/{len(self.shapes)} ({shape[1]}x{shape[0]})"
             image = images.resize_float(image, shape)
             octave_end = self.steps + config.iterations
-            for chunk in self._chunks():
-                image, stopped = self._ascend_chunk(image, chunk)
-                if stopped or self.steps >= octave_end:
+            # All of an octave's rolls are drawn at once, so the result does not depend on how the steps are
+            # split into calls (which follows the machine's speed).
+            shifts = self._octave_shifts(shape)
+            done = 0
+            while done < config.iterations:
+                chunk = self.cadence.next_chunk(config.iterations - done, shape)
+                image, stopped = self._ascend_chunk(image, shifts[done:done + chunk])
+                done += chunk
+                if stopped or done >= config.iterations:
                     break
-                yield self._frame(image, stage)
+                if self.cadence.frame_due():
+                    yield self._frame(image, stage)
             self.steps = octave_end
             # Re-inject the detail lost by working on a shrunk copy: (original at this size) minus
             # (shrunk original enlarged to this size), as the seed does after each octave.
@@ -129,48 +156,93 @@ class _DreamRun:
             image = image + same_size_original - images.resize_float(shrunk_original, shape)
             image = tf.clip_by_value(image, -1.0, 1.0)
             shrunk_original = same_size_original
+            self.cadence.frame_due(force=True)
             yield self._frame(image, stage, stage_done=True)
 
-    def _chunks(self) -> Iterator[int]:
-        remaining = self.config.iterations
-        while remaining > 0:
-            chunk = min(self.config.frame_every, remaining)
-            remaining -= chunk
-            yield chunk
+    def _octave_shifts(self, shape: tuple[int, int]) -> np.ndarray:
+        """One random (row, column) roll per step of an octave; zeros without `roll`."""
+        steps = self.config.iterations
+        if not self.config.roll:
+            return np.zeros((steps, 2), dtype=np.int32)
+        return np.stack([self.rng.integers(0, shape[0], steps), self.rng.integers(0, shape[1], steps)],
+                        axis=1).astype(np.int32)
 
-    def _ascend_chunk(self, image, steps: int):
+    def _ascend_chunk(self, image, shifts: np.ndarray):
         import tensorflow as tf
 
-        height, width = int(image.shape[0]), int(image.shape[1])
-        if self.config.roll:
-            shifts = np.stack([self.rng.integers(0, height, steps), self.rng.integers(0, width, steps)], axis=1)
-        else:
-            shifts = np.zeros((steps, 2), dtype=np.int64)
+        steps = len(shifts)
         max_loss = math.inf if self.config.max_loss is None else self.config.max_loss
+        self.cadence.start_chunk()
         image, loss, layer_losses, done = self.ascend(
             image, tf.constant(shifts, tf.int32), self.layer_weights,
             tf.constant(self.config.step, tf.float32), tf.constant(max_loss, tf.float32))
-        self.steps += int(done)
+        done = int(done)  # Reading the result waits for the call, so the cadence times real work.
+        self.cadence.end_chunk(max(done, 1), tuple(image.shape[:2]))
+        self.steps += done
         self.losses = {"loss": float(loss), **{name: float(value)
                                                for name, value in zip(self.layer_names, layer_losses.numpy())}}
-        return image, int(done) < steps
+        return image, done < steps
 
     def _frame(self, image, stage: str, stage_done: bool = False) -> Frame:
         return Frame(image=images.unit_to_uint8(image.numpy()), step=self.steps, total_steps=self.total_steps,
                      losses=dict(self.losses), stage=stage, stage_done=stage_done)
 
 
+class _Cadence:
+    """When to hand back a frame, and how many steps to run in the next traced call.
+
+    A call runs at most until the next frame is due: `frame_every` steps since the last frame or `FRAME_SECONDS`
+    of work, whichever comes first. Seconds per step are measured on each call and scaled by pixel count when an
+    octave changes the image size; until a measurement exists a call runs a single step.
+    """
+
+    def __init__(self, frame_every: int, clock=time.perf_counter):
+        self.frame_every = frame_every
+        self.clock = clock
+        self.last_frame = clock()
+        self.steps_since_frame = 0
+        self.seconds_per_pixel_step: float | None = None
+        self.chunk_started = self.last_frame
+
+    def next_chunk(self, remaining: int, shape: tuple[int, int]) -> int:
+        limit = min(remaining, self.frame_every - self.steps_since_frame)
+        if self.seconds_per_pixel_step is None:
+            return 1
+        seconds_left = FRAME_SECONDS - (self.clock() - self.last_frame)
+        affordable = int(seconds_left / (self.seconds_per_pixel_step * shape[0] * shape[1]))
+        return max(1, min(limit, affordable))
+
+    def start_chunk(self) -> None:
+        self.chunk_started = self.clock()
+
+    def end_chunk(self, steps: int, shape: tuple[int, int]) -> None:
+        self.steps_since_frame += steps
+        seconds = self.clock() - self.chunk_started
+        self.seconds_per_pixel_step = seconds / (steps * shape[0] * shape[1])
+
+    def frame_due(self, force: bool = False) -> bool:
+        due = force or (self.steps_since_frame >= self.frame_every
+                        or self.clock() - self.last_frame >= FRAME_SECONDS)
+        if due:
+            self.last_frame = self.clock()
+            self.steps_since_frame = 0
+        return due
+
+
 def ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile_size: int):
     """The traced multi-step gradient ascent for these layers, built once per backbone and kept.
 
     Its input signature leaves height and width free, so octaves and new images reuse one trace; layer weights,
-    step and max_loss are arguments, so moving a slider does not retrace either.
+    step and max_loss are arguments, so moving a slider does not retrace either. It computes in the backbone's
+    precision (`backbone.precision`); with NEURALART_XLA=1 it is compiled with XLA.
     """
-    return backbone.cached(("dream_ascent", layer_names, tile_size),
-                           lambda: _make_ascent_function(backbone, layer_names, tile_size))
+    jit_compile = runtime.xla_enabled()
+    return backbone.cached(("dream_ascent", layer_names, tile_size, jit_compile),
+                           lambda: _make_ascent_function(backbone, layer_names, tile_size, jit_compile))
 
 
-def _make_ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile_size: int):
+def _make_ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile_size: int,
+                          jit_compile: bool = False):
     import tensorflow as tf
 
     from .losses import dream_layer_loss
@@ -209,7 +281,7 @@ def _make_ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile
                 layer_losses += tile_losses
         return gradient, layer_losses
 
-    @tf.function(input_signature=[
+    @tf.function(jit_compile=jit_compile, input_signature=[
         tf.TensorSpec([None, None, 3], tf.float32),  # image, unit range
         tf.TensorSpec([None, 2], tf.int32),  # one random roll per step; its length is the number of steps
         tf.TensorSpec([len(layer_names)], tf.float32),  # layer weights

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from . import images
+from . import images, runtime
 from .images import InputSpace
 
 KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -257,6 +257,83 @@ def missing_weights_message(weights_file: WeightsFile, backbone_name: str, error
             f"{folder}{os.sep} (set KERAS_HOME to use another folder), or choose random weights.")
 
 
+# --- inference models: the same function, cheaper to run ----------------------------------------------------
+
+def inference_model(model, precision: str = "float32", *, fold_batch_norms: bool = True):
+    """`model` rebuilt to run faster in techniques that never train it; returns `model` when nothing changes.
+
+    - Each batch normalisation that directly follows a linear convolution is folded into that convolution's
+      kernel and bias: at inference it is a per-channel affine map (Ioffe & Szegedy 2015), so the folded model
+      computes the same function up to float rounding, without two extra passes over every activation forward
+      and backward (InceptionV3 and MobileNet normalise after every convolution).
+    - With precision "bfloat16" every layer computes in bfloat16 under Keras' "mixed_bfloat16" policy, set per
+      layer so the process-wide policy stays untouched; variables and the input stay float32, outputs are
+      bfloat16 and the techniques cast them to float32 before any loss.
+    """
+    import keras
+
+    precision = runtime.resolve_precision(precision)
+    folds = _foldable_batch_norms(model) if fold_batch_norms else {}
+    if not folds and precision == "float32":
+        return model
+    policy = runtime.KERAS_POLICIES[precision]
+    folded_norms = {norm.name for norm in folds.values()}
+
+    def clone_layer(layer):
+        if layer.name in folded_norms:
+            return keras.layers.Lambda(_pass_through, name=layer.name, dtype=policy)
+        config = layer.get_config()
+        config["dtype"] = policy
+        if layer.name in folds:
+            config["use_bias"] = True
+        return layer.__class__.from_config(config)
+
+    clone = keras.models.clone_model(model, clone_function=clone_layer)
+    for layer in model.layers:
+        if layer.weights and layer.name not in folded_norms:
+            weights = _folded_weights(layer, folds[layer.name]) if layer.name in folds else layer.get_weights()
+            clone.get_layer(layer.name).set_weights(weights)
+    return clone
+
+
+def _pass_through(inputs):
+    return inputs
+
+
+def _foldable_batch_norms(model) -> dict:
+    """{convolution name: the batch normalisation to fold into it} for every pair where folding is exact:
+    a plain Conv2D without activation whose only consumer is a channels-last batch normalisation, and whose own
+    output is not one of the model's outputs."""
+    from keras import layers
+
+    output_names = {tensor._keras_history.operation.name for tensor in model.outputs}
+    folds = {}
+    for norm in model.layers:
+        if type(norm) is not layers.BatchNormalization or norm.axis not in (-1, 3) or len(norm._inbound_nodes) != 1:
+            continue
+        convolution = norm.input._keras_history.operation
+        if (type(convolution) is layers.Conv2D and convolution.activation.__name__ == "linear"
+                and convolution.data_format == "channels_last" and len(convolution._outbound_nodes) == 1
+                and convolution.name not in output_names):
+            folds[convolution.name] = norm
+    return folds
+
+
+def _folded_weights(convolution, norm) -> list:
+    """Kernel and bias of `convolution` followed by `norm` at inference:
+    norm(x) = gamma * (x - mean) / sqrt(variance + epsilon) + beta, with x = kernel * input + bias."""
+    import numpy as np
+
+    weights = convolution.get_weights()
+    kernel = weights[0].astype(np.float64)
+    bias = weights[1].astype(np.float64) if convolution.use_bias else 0.0
+    gamma = norm.gamma.numpy() if norm.gamma is not None else 1.0
+    beta = norm.beta.numpy() if norm.beta is not None else 0.0
+    scale = gamma / np.sqrt(norm.moving_variance.numpy().astype(np.float64) + norm.epsilon)
+    folded_bias = (bias - norm.moving_mean.numpy()) * scale + beta
+    return [(kernel * scale).astype(np.float32), np.asarray(folded_bias, dtype=np.float32)]
+
+
 # --- built backbones -----------------------------------------------------------------------------------------
 
 class Backbone:
@@ -266,10 +343,12 @@ class Backbone:
     safe; the lock only keeps two threads from building the same thing twice.
     """
 
-    def __init__(self, spec: BackboneSpec, model, weights: str | None = None):
+    def __init__(self, spec: BackboneSpec, model, weights: str | None = None, precision: str = "float32"):
         self.spec = spec
         self.model = model
         self.weights = weights
+        # The precision its layer models compute in ("float32" or "bfloat16"); see `with_precision`.
+        self.precision = runtime.resolve_precision(precision)
         self._cache: dict = {}
         self._lock = threading.RLock()
 
@@ -300,8 +379,21 @@ class Backbone:
             import keras
 
             outputs = [self.model.get_layer(name).output for name in layer_names]
-            return keras.Model(self.model.input, outputs, name=f"{self.name}_features")
+            features = keras.Model(self.model.input, outputs, name=f"{self.name}_features")
+            return inference_model(features, self.precision)
         return self.cached(("layer_model", layer_names), build)
+
+    def with_precision(self, precision: str = "auto") -> "Backbone":
+        """This backbone computing in `precision` ('auto', 'float32' or 'bfloat16'; see neuralart.runtime).
+
+        The Keras model is shared; layer models and traced steps are built (and cached) separately per
+        precision, so a float32 run and a bfloat16 run never reuse each other's graphs.
+        """
+        precision = runtime.resolve_precision(precision)
+        if precision == self.precision:
+            return self
+        return self.cached(("precision", precision),
+                           lambda: Backbone(self.spec, self.model, self.weights, precision))
 
     def cached(self, key, factory: Callable):
         """Build `factory()` once per key for this backbone (compiled steps, feature models)."""
@@ -326,11 +418,18 @@ _BACKBONES: dict = {}
 _BACKBONES_LOCK = threading.Lock()
 
 
-def get_backbone(name: str, weights: str | None = "imagenet", *, include_top: bool = False) -> Backbone:
+def get_backbone(name: str, weights: str | None = "imagenet", *, include_top: bool = False,
+                 precision: str = "float32") -> Backbone:
     """The registry's backbone `name`, built once per process for each (weights, include_top).
 
     weights: "imagenet" (cached download), None (random initialisation) or a path to a weights file.
+    precision: what its layer models compute in: "float32", "bfloat16" or "auto" (bfloat16 where the CPU has
+    bfloat16 instructions, unless NEURALART_PRECISION says otherwise; see neuralart.runtime).
     """
+    return _float32_backbone(name, weights, include_top).with_precision(precision)
+
+
+def _float32_backbone(name: str, weights, include_top: bool) -> Backbone:
     if name not in REGISTRY:
         raise ValueError(f"Unknown backbone {name!r}; choose one of {', '.join(BACKBONE_NAMES)}")
     spec = REGISTRY[name]

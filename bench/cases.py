@@ -1,0 +1,431 @@
+"""The benchmark's cases. Each runs in its own process (so its peak memory and thread settings are its own) and
+returns a dict: `rows` for the results table, plus `means` (measured variants) and `notes`.
+
+Timing uses random weights (`weights=None`): the work per step does not depend on the weights. Quality-to-time
+comparisons use the real SqueezeNet from ../shared/weights and are skipped, with a note, when it is absent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SQUEEZENET_WEIGHTS = SHARED / "weights" / "squeezenet1_1_notop_tf.h5"
+PHOTO = SHARED / "images" / "golden_gate.jpg"
+STYLE_IMAGE = SHARED / "images" / "starry_night.jpg"
+ASSET_PHOTO = ROOT / "assets" / "chelsea.jpg"
+DREAM_SIZE = (533, 799)
+
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _photo(size: tuple[int, int]) -> np.ndarray:
+    """A photo of exactly `size` (height, width): the shared test photo, or a shipped asset, resized."""
+    from neuralart import images
+
+    source = PHOTO if PHOTO.is_file() else ASSET_PHOTO
+    return images.resize_uint8(images.load_image(source), size)
+
+
+def _row(case: str, **values) -> dict:
+    row = {"case": case}
+    row.update(values)
+    if values.get("reference_s") and values.get("project_s"):
+        row["ratio"] = round(values["reference_s"] / values["project_s"], 2)
+    return row
+
+
+def _skip(case: str, reason: str) -> dict:
+    return {"rows": [], "notes": [f"{case}: skipped, {reason}"]}
+
+
+# --- peak ----------------------------------------------------------------------------------------------------
+
+def peak(options) -> dict:
+    from measure import peaks
+
+    from neuralart import runtime
+
+    result = peaks(options.quick)
+    return {"rows": [], "peak": result, "machine": runtime.describe(), "notes": []}
+
+
+# --- DeepDream -----------------------------------------------------------------------------------------------
+
+def dream(options) -> dict:
+    """The chapter's DeepDream at 533x799 on InceptionV3 against the project's default path, both warm."""
+    import tensorflow as tf
+    from measure import alternate, best_time, peak_rss_megabytes, peaks, step_flops
+    from reference import CHAPTER_DREAM_LAYERS, ChapterDream
+
+    from neuralart import images, runtime
+    from neuralart import deepdream as dd
+    from neuralart.models import get_backbone
+
+    photo = _photo(DREAM_SIZE)
+    unit = images.uint8_to_unit(photo)
+    reference = ChapterDream(get_backbone("inception_v3", None).model)
+    reference.warm_up(DREAM_SIZE)
+    config = dd.DreamConfig(weights=None)
+    list(dd.dream(photo, dataclasses.replace(config, iterations=1)))  # Traces, and primes every octave's shape.
+
+    def project():
+        return list(dd.dream(photo, config))[-1]
+
+    timed = alternate({"reference": lambda: reference.run(unit), "project": project}, options.repeats)
+    (reference_s, (_, reference_loss)), (project_s, last_frame) = timed["reference"], timed["project"]
+    full = tf.constant(unit)
+    reference_step, _ = best_time(lambda: reference.loss_and_gradient(full[None])[1].numpy(), options.repeats + 1)
+    flops = step_flops(tf.function(reference.untraced_step), tf.TensorSpec([1, *DREAM_SIZE, 3], tf.float32))
+    means = dream_means(full, config, tuple(CHAPTER_DREAM_LAYERS), options)
+    project_step = means["default: auto precision, folded BN, 5 steps per call"]
+    peak = peaks(quick=True)
+    precision = runtime.resolve_precision()
+    row = _row("DeepDream, chapter settings, InceptionV3, 533x799 (3 octaves x 20 steps)",
+               reference_s=round(reference_s, 2), project_s=round(project_s, 2),
+               reference_loss=round(reference_loss, 4), project_loss=round(last_frame.losses["loss"], 4),
+               reference_steps=reference.steps_done, project_steps=last_frame.step, precision=precision,
+               step_gflops_reference=round(flops / reference_step / 1e9, 1),
+               step_gflops_project=round(flops / project_step / 1e9, 1),
+               peak_gflops=peak, peak_share=round(flops / project_step / 1e9 / peak[precision], 2),
+               step_gflop=round(flops / 1e9, 1), peak_rss_mb=peak_rss_megabytes())
+    return {"rows": [row], "means": {"DeepDream seconds per step at 533x799": means}, "notes": []}
+
+
+def dream_means(full, config, layer_names, options) -> dict[str, float]:
+    """Seconds per step at full size of the project's step with each means switched on or off."""
+    import tensorflow as tf
+    from measure import best_time
+
+    import keras
+
+    from neuralart import models
+    from neuralart import deepdream as dd
+
+    float32 = models.get_backbone("inception_v3", None)
+    features = keras.Model(float32.model.input, [float32.model.get_layer(name).output for name in layer_names])
+    unfolded = models.Backbone(float32.spec, float32.model, None, "bfloat16")
+    unfolded.cached(("layer_model", layer_names),
+                    lambda: models.inference_model(features, "bfloat16", fold_batch_norms=False))
+    unfolded_float32 = models.Backbone(float32.spec, float32.model, None, "float32")
+    unfolded_float32.cached(("layer_model", layer_names), lambda: features)
+    weights = tf.constant([float32.default_layers("dream")[name] for name in layer_names], tf.float32)
+
+    def per_step(backbone, steps_per_call: int, calls: int) -> float:
+        ascend = dd.ascent_function(backbone, layer_names, config.tile_size)
+        shifts = tf.zeros([steps_per_call, 2], tf.int32)
+        arguments = (shifts, weights, tf.constant(config.step), tf.constant(math.inf))
+        ascend(full, *arguments)[0].numpy()
+
+        def run():
+            image = full
+            for _ in range(calls):
+                image = ascend(image, *arguments)[0]
+            return image.numpy()
+        return best_time(run, options.repeats)[0] / (steps_per_call * calls)
+
+    auto = models.get_backbone("inception_v3", None, precision="auto")
+    return {
+        "default: auto precision, folded BN, 5 steps per call": round(per_step(auto, 5, 1), 4),
+        "auto precision, folded BN, 1 step per call": round(per_step(auto, 1, 5), 4),
+        "float32, folded BN, 5 steps per call": round(per_step(float32, 5, 1), 4),
+        "bfloat16, BN not folded, 5 steps per call": round(per_step(unfolded, 5, 1), 4),
+        "float32, BN not folded, 5 steps per call": round(per_step(unfolded_float32, 5, 1), 4),
+    }
+
+
+def dream_switch(options) -> dict:
+    """Seconds per step at 533x799 of the project's default step under this process's environment switches
+    (run with NEURALART_XLA=1 or with thread settings applied)."""
+    import tensorflow as tf
+    from measure import best_time
+
+    from neuralart import images, models, runtime
+    from neuralart import deepdream as dd
+
+    if options.threads:
+        runtime.configure_threads()
+    config = dd.DreamConfig(weights=None)
+    backbone = models.get_backbone("inception_v3", None, precision="auto")
+    layer_names = tuple(backbone.default_layers("dream"))
+    ascend = dd.ascent_function(backbone, layer_names, config.tile_size)
+    full = tf.constant(images.uint8_to_unit(_photo(DREAM_SIZE)))
+    arguments = (tf.zeros([5, 2], tf.int32), tf.constant(list(backbone.default_layers("dream").values())),
+                 tf.constant(config.step), tf.constant(math.inf))
+    start = time.perf_counter()
+    ascend(full, *arguments)[0].numpy()
+    first_call = time.perf_counter() - start
+    seconds, _ = best_time(lambda: ascend(full, *arguments)[0].numpy(), options.repeats)
+    threads = (tf.config.threading.get_intra_op_parallelism_threads(),
+               tf.config.threading.get_inter_op_parallelism_threads())
+    label = f"xla={runtime.xla_enabled()} threads(intra,inter)={threads}"
+    return {"rows": [], "means": {"DeepDream seconds per step at 533x799": {label: round(seconds / 5, 4)},
+                                  "first call (trace/compile) seconds": {label: round(first_call, 2)}},
+            "notes": []}
+
+
+def dream_precision(options) -> dict:
+    """Real SqueezeNet: the final DeepDream objective in bfloat16 against float32, same seed and settings."""
+    if not SQUEEZENET_WEIGHTS.is_file():
+        return _skip("dream precision", f"real SqueezeNet weights not found at {SQUEEZENET_WEIGHTS}")
+    from neuralart import images
+    from neuralart.deepdream import DreamConfig, dream
+    from neuralart.models import get_backbone
+
+    photo = images.load_image(PHOTO if PHOTO.is_file() else ASSET_PHOTO, max_side=512)
+    config = DreamConfig(backbone="squeezenet", weights=str(SQUEEZENET_WEIGHTS), max_loss=None)
+    results = {}
+    for precision in ("float32", "bfloat16"):
+        backbone = get_backbone("squeezenet", str(SQUEEZENET_WEIGHTS), precision=precision)
+        list(dream(photo, dataclasses.replace(config, iterations=1), backbone))
+        start = time.perf_counter()
+        last = list(dream(photo, config, backbone))[-1]
+        results[precision] = (time.perf_counter() - start, last)
+    (time32, frame32), (time16, frame16) = results["float32"], results["bfloat16"]
+    difference = np.abs(frame32.image.astype(float) - frame16.image.astype(float)).mean()
+    row = _row("DeepDream, real SqueezeNet 512 px: float32 (reference) vs bfloat16 (project)",
+               reference_s=round(time32, 2), project_s=round(time16, 2),
+               reference_loss=round(frame32.losses["loss"], 4), project_loss=round(frame16.losses["loss"], 4),
+               loss_difference=round(abs(frame16.losses["loss"] / frame32.losses["loss"] - 1), 4),
+               mean_pixel_difference=round(difference, 2))
+    return {"rows": [row], "notes": []}
+
+
+# --- style transfer ------------------------------------------------------------------------------------------
+
+def _style_module():
+    try:
+        from neuralart import style_transfer
+    except ImportError:
+        return None
+    return style_transfer
+
+
+def _chapter_style_for(backbone, config, style_transfer):
+    from reference import ChapterStyle
+
+    content_layers = dict(config.content_layers or backbone.default_layers("style_content"))
+    style_layers = dict(config.style_layers or backbone.default_layers("style"))
+    space = backbone.input_space
+    return ChapterStyle(backbone.model, content_layers, style_layers, *config.loss_weights(),
+                        preprocess=lambda pixels: np.asarray(space.to_model(np.asarray(pixels, np.float32))),
+                        deprocess=lambda model_input: np.asarray(space.to_pixels(model_input)))
+
+
+def style_quality(options) -> dict:
+    """Real SqueezeNet at 384 px: the chapter's Adam for 500 iterations against the project's default settings;
+    both judged by the same loss; the project's time is the time its first full-size frame reached the chapter's
+    final loss."""
+    style_transfer = _style_module()
+    if style_transfer is None:
+        return _skip("style quality", "neuralart.style_transfer is not there yet")
+    if not (SQUEEZENET_WEIGHTS.is_file() and PHOTO.is_file() and STYLE_IMAGE.is_file()):
+        return _skip("style quality", f"real SqueezeNet weights or shared images not found under {SHARED}")
+    from measure import peak_rss_megabytes
+
+    from neuralart import images
+    from neuralart.models import get_backbone
+
+    iterations = 100 if options.quick else 500
+    config = style_transfer.StyleConfig(weights=str(SQUEEZENET_WEIGHTS), max_side=384)
+    backbone = get_backbone("squeezenet", str(SQUEEZENET_WEIGHTS))
+    content = images.load_image(PHOTO, max_side=384)
+    style = images.fit_to_longest_side(images.load_image(STYLE_IMAGE), max(content.shape[:2]))
+    reference = _chapter_style_for(backbone, config, style_transfer)
+    targets = reference.targets(images.uint8_to_pixels(content), images.uint8_to_pixels(style))
+    reference.warm_up(images.uint8_to_pixels(content), targets)
+    start = time.perf_counter()
+    reference_image, _ = reference.run(images.uint8_to_pixels(content), targets, iterations)
+    reference_s = time.perf_counter() - start
+    goal = reference.loss_of(images.pixels_to_uint8(reference_image), *targets)
+
+    list(style_transfer.stylize(content, [style], dataclasses.replace(config, iterations=2)))  # Warm.
+    start, reached_s, judged = time.perf_counter(), None, []
+    paused = 0.0
+    for frame in style_transfer.stylize(content, [STYLE_IMAGE], config):
+        if frame.image.shape[:2] != content.shape[:2]:
+            continue
+        judge_start = time.perf_counter()
+        loss = reference.loss_of(frame.image, *targets)
+        paused += time.perf_counter() - judge_start
+        judged.append(loss)
+        if reached_s is None and loss <= goal:
+            reached_s = judge_start - start - (paused - (time.perf_counter() - judge_start))
+    project_total = time.perf_counter() - start - paused
+    row = _row(f"Style, real SqueezeNet 384 px: chapter Adam x{iterations} vs project default, time to the "
+               "chapter's loss", reference_s=round(reference_s, 2),
+               project_s=round(reached_s, 2) if reached_s is not None else None,
+               project_total_s=round(project_total, 2), reference_loss=round(goal, 1),
+               project_loss=round(min(judged), 1) if judged else None, peak_rss_mb=peak_rss_megabytes())
+    notes = [] if reached_s is not None else ["style quality: the project never reached the chapter's loss"]
+    return {"rows": [row], "notes": notes}
+
+
+def style_speed(options) -> dict:
+    """VGG19 at 512 px (random weights): seconds per iteration of the chapter's Adam step and of the project's
+    default optimizer, without coarse-to-fine so every iteration is at 512 px."""
+    style_transfer = _style_module()
+    if style_transfer is None:
+        return _skip("style speed", "neuralart.style_transfer is not there yet")
+    import tensorflow as tf
+    from measure import peak_rss_megabytes, peaks, step_flops
+
+    from neuralart import images, runtime
+    from neuralart.models import get_backbone
+
+    side = 512
+    iterations = 4 if options.quick else 10
+    content = _photo((side * 3 // 4, side))
+    style = _photo((side, side * 3 // 4))
+    backbone = get_backbone("vgg19", None)
+    config = style_transfer.StyleConfig(backbone="vgg19", weights=None, max_side=side, multiscale=False,
+                                        iterations=iterations, frame_every=iterations)
+    reference = _chapter_style_for(backbone, config, style_transfer)
+    targets = reference.targets(images.uint8_to_pixels(content), images.uint8_to_pixels(style))
+    reference.warm_up(images.uint8_to_pixels(content), targets)
+    start = time.perf_counter()
+    reference.run(images.uint8_to_pixels(content), targets, iterations)
+    reference_per_iteration = (time.perf_counter() - start) / iterations
+
+    list(style_transfer.stylize(content, [style], dataclasses.replace(config, iterations=1)))  # Warm.
+    start = time.perf_counter()
+    last = list(style_transfer.stylize(content, [style], config))[-1]
+    project_per_iteration = (time.perf_counter() - start) / max(1, last.step)
+    image_spec = tf.TensorSpec([1, *content.shape[:2], 3], tf.float32)
+    flops = step_flops(tf.function(reference._loss_and_gradient), image_spec, *targets)
+    peak = peaks(quick=True)
+    precision = runtime.resolve_precision()
+    row = _row(f"Style, VGG19 {side} px: seconds per iteration (chapter Adam vs project default optimizer)",
+               reference_s=round(reference_per_iteration, 3), project_s=round(project_per_iteration, 3),
+               precision=precision, step_gflop=round(flops / 1e9, 1),
+               step_gflops_reference=round(flops / reference_per_iteration / 1e9, 1),
+               step_gflops_project=round(flops / project_per_iteration / 1e9, 1), peak_gflops=peak,
+               peak_share=round(flops / project_per_iteration / 1e9 / peak[precision], 2),
+               peak_rss_mb=peak_rss_megabytes())
+    return {"rows": [row], "notes": []}
+
+
+def style_memory(options) -> dict:
+    """Peak resident memory of the project's default style transfer at one size (its own process)."""
+    style_transfer = _style_module()
+    if style_transfer is None:
+        return _skip("style memory", "neuralart.style_transfer is not there yet")
+    from measure import peak_rss_megabytes
+
+    side = options.size
+    content = _photo((side * 3 // 4, side))
+    style = _photo((side, side * 3 // 4))
+    config = style_transfer.StyleConfig(backbone=options.backbone, weights=None, max_side=side,
+                                        iterations=options.iterations, frame_every=options.iterations)
+    start = time.perf_counter()
+    list(style_transfer.stylize(content, [style], config))
+    row = _row(f"Style memory, {options.backbone} {side} px ({options.iterations} iterations per scale)",
+               project_s=round(time.perf_counter() - start, 2), peak_rss_mb=peak_rss_megabytes())
+    return {"rows": [row], "notes": []}
+
+
+# --- feature visualization -----------------------------------------------------------------------------------
+
+def filters(options) -> dict:
+    """VGG16, 16 filters of the default layer: the chapter's loop (one filter at a time, 20 steps at 150 px)
+    against the project's classic mode (same recipe, batched) and its default mode."""
+    try:
+        from neuralart import features
+    except ImportError:
+        return _skip("filters", "neuralart.features is not there yet")
+    from measure import alternate, peak_rss_megabytes
+    from reference import ChapterFilters
+
+    from neuralart.models import get_backbone
+
+    backbone = get_backbone("vgg16", None)
+    config = features.FilterConfig(weights=None)
+    layer = config.layer or backbone.default_layers("features").popitem()[0]
+    count = len(config.filter_indices)
+    reference = ChapterFilters(backbone.model, layer, size=config.size)
+    reference.warm_up()
+    classic = dataclasses.replace(config, mode="classic")
+    for warm in (classic, config):
+        list(features.visualize(dataclasses.replace(warm, steps=1), backbone=None))
+    rng = np.random.default_rng(0)
+
+    def chapter():
+        return [reference.pattern(index, rng) for index in config.filter_indices]
+
+    timed = alternate({"reference": chapter, "classic": lambda: list(features.visualize(classic)),
+                       "default": lambda: list(features.visualize(config))}, options.repeats)
+    rows = [
+        _row(f"Filters, VGG16 {layer}, {count} filters x 20 steps at {config.size} px: chapter loop vs project "
+             "classic mode", reference_s=round(timed["reference"][0], 2), project_s=round(timed["classic"][0], 2),
+             peak_rss_mb=peak_rss_megabytes()),
+        _row(f"Filters, VGG16 {layer}, {count} filters: project default (quality mode, "
+             f"{config.total_steps_per_batch} steps)", project_s=round(timed["default"][0], 2)),
+    ]
+    return {"rows": rows, "notes": []}
+
+
+# --- the app's cadence ---------------------------------------------------------------------------------------
+
+def app_cadence(options) -> dict:
+    """Warm runs of each tab's default settings, driving the generators as the app does: seconds to the first
+    frame and the longest gap between frames."""
+    from neuralart.deepdream import DreamConfig, dream
+
+    rows = []
+    photo_path = str(ASSET_PHOTO)
+
+    def measure(label: str, make_frames) -> None:
+        list(make_frames())  # Warm: built and traced.
+        start = time.perf_counter()
+        stamps = [0.0] + [time.perf_counter() - start for _ in make_frames()]
+        gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:])]
+        rows.append(_row(f"App cadence, {label}", first_frame_s=round(gaps[0], 2),
+                         longest_gap_s=round(max(gaps), 2), frames=len(gaps), project_s=round(stamps[-1], 2)))
+
+    measure("DeepDream defaults (InceptionV3, random weights)", lambda: dream(photo_path, DreamConfig(weights=None)))
+    style_transfer = _style_module()
+    if style_transfer is not None and SQUEEZENET_WEIGHTS.is_file() and STYLE_IMAGE.is_file():
+        config = style_transfer.StyleConfig(weights=str(SQUEEZENET_WEIGHTS))
+        measure("style defaults (real SqueezeNet)",
+                lambda: style_transfer.stylize(photo_path, [str(STYLE_IMAGE)], config))
+    try:
+        from neuralart import features
+    except ImportError:
+        features = None
+    if features is not None:
+        measure("filters defaults (VGG16, random weights)",
+                lambda: features.visualize(features.FilterConfig(weights=None)))
+    return {"rows": rows, "notes": []}
+
+
+# --- the --fast CLI path -------------------------------------------------------------------------------------
+
+def fast_cli(options) -> dict:
+    """`python -m neuralart dream --fast` from a cold start (new process: imports, model build, run)."""
+    if not SQUEEZENET_WEIGHTS.is_file():
+        return _skip("dream --fast", f"real SqueezeNet weights not found at {SQUEEZENET_WEIGHTS}")
+    output = Path(options.out) / "dream-fast.png"
+    command = [sys.executable, "-m", "neuralart", "dream", str(ROOT / "assets" / "chelsea.jpg"), "-o", str(output),
+               "--fast", "--weights", str(SQUEEZENET_WEIGHTS), "--quiet"]
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    row = _row("`python -m neuralart dream --fast` (real SqueezeNet), cold start to PNG",
+               project_s=round(time.perf_counter() - start, 2), output=str(output.name))
+    return {"rows": [row], "notes": []}
+
+
+CASES = {
+    "peak": peak, "dream": dream, "dream-switch": dream_switch, "dream-precision": dream_precision,
+    "style-quality": style_quality, "style-speed": style_speed, "style-memory": style_memory,
+    "filters": filters, "app": app_cadence, "fast": fast_cli,
+}

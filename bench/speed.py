@@ -1,0 +1,179 @@
+"""How fast the techniques run on this machine, against the chapter's own loops (bench/reference.py).
+
+    python bench/speed.py                      # everything (about 10-15 minutes on a 2-core CPU)
+    python bench/speed.py --quick              # fewer repetitions and iterations (a few minutes)
+    python bench/speed.py --cases dream,app    # a subset; see --help for the names
+    python bench/speed.py --out DIR            # where results.md and results.json go (default bench/results/)
+
+Every case runs in a fresh process, so its peak memory and TensorFlow's thread settings are its own; the reference
+and the project are timed alternately in the same process, after tracing. Never part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_OUT = HERE / "results"
+
+# (case, extra arguments, extra environment) per job; a case name on the command line selects its jobs.
+JOBS = {
+    "peak": [("peak", [], {})],
+    "dream": [("dream", [], {})],
+    "dream-switch": [("dream-switch", [], {}), ("dream-switch", ["--threads"], {}),
+                     ("dream-switch", [], {"NEURALART_XLA": "1"})],
+    "dream-precision": [("dream-precision", [], {})],
+    "style-quality": [("style-quality", [], {})],
+    "style-speed": [("style-speed", [], {})],
+    "style-memory": [("style-memory", ["--size", str(side), "--backbone", backbone, "--iterations", "5"], {})
+                     for backbone, side in (("squeezenet", 256), ("squeezenet", 512), ("squeezenet", 1024),
+                                            ("vgg19", 1024))],
+    "filters": [("filters", [], {})],
+    "app": [("app", [], {})],
+    "fast": [("fast", [], {})],
+}
+QUICK_SKIPS = ("style-memory",)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_arguments(argv)
+    if options.run_case:
+        return run_case(options)
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = options.cases.split(",") if options.cases else [name for name in JOBS
+                                                           if not (options.quick and name in QUICK_SKIPS)]
+    unknown = [name for name in names if name not in JOBS]
+    if unknown:
+        print(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(JOBS)}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    results = [run_job(case, extra, environment, options) for name in names
+               for case, extra, environment in JOBS[name]]
+    report = {"command": " ".join(["python", "bench/speed.py", *(argv if argv is not None else sys.argv[1:])]),
+              "date": datetime.datetime.now().isoformat(timespec="seconds"),
+              "python": platform.python_version(), "wall_s": round(time.perf_counter() - started, 1),
+              "results": results}
+    (out / "results.json").write_text(json.dumps(report, indent=2))
+    (out / "results.md").write_text(markdown(report))
+    print(markdown(report))
+    print(f"wrote {out / 'results.md'} and {out / 'results.json'}", file=sys.stderr)
+    return 0
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and iterations")
+    parser.add_argument("--cases", help=f"comma-separated subset of: {', '.join(JOBS)}")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="folder for results.md and results.json")
+    parser.add_argument("--repeats", type=int, default=None, help="timings per measurement (best is kept)")
+    # Internal: run one case in this process and write its result as JSON.
+    parser.add_argument("--run-case", help=argparse.SUPPRESS)
+    parser.add_argument("--json", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=512, help=argparse.SUPPRESS)
+    parser.add_argument("--backbone", default="squeezenet", help=argparse.SUPPRESS)
+    parser.add_argument("--iterations", type=int, default=5, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", action="store_true", help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    if options.repeats is None:
+        options.repeats = 1 if options.quick else 2
+    return options
+
+
+def run_job(case: str, extra: list[str], environment: dict, options) -> dict:
+    """Run one case in a fresh Python process; its JSON result, or the error it died with."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as file:
+        result_path = file.name
+    command = [sys.executable, str(HERE / "speed.py"), "--run-case", case, "--json", result_path,
+               "--out", options.out, "--repeats", str(options.repeats), *extra] + (["--quick"] if options.quick else [])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **environment}
+    label = " ".join([case, *extra, *(f"{key}={value}" for key, value in environment.items())])
+    print(f"[bench] {label} ...", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    try:
+        result = json.loads(Path(result_path).read_text()) if completed.returncode == 0 else None
+    finally:
+        os.unlink(result_path)
+    if result is None:
+        tail = (completed.stderr or completed.stdout).strip().splitlines()[-5:]
+        result = {"rows": [], "notes": [f"{label}: failed ({' / '.join(tail)})"]}
+    result.update(job=label, environment=environment, wall_s=round(time.perf_counter() - start, 1))
+    print(f"[bench] {label} done in {result['wall_s']} s", file=sys.stderr, flush=True)
+    return result
+
+
+def run_case(options) -> int:
+    import cases
+
+    result = cases.CASES[options.run_case](options)
+    Path(options.json).write_text(json.dumps(result, indent=2, default=float))
+    return 0
+
+
+# --- the report ----------------------------------------------------------------------------------------------
+
+TABLE_KEYS = ("case", "reference_s", "project_s", "ratio", "reference_loss", "project_loss", "step_gflops_reference",
+              "step_gflops_project", "peak_share", "peak_rss_mb")
+TABLE_HEADER = ("case", "reference s", "project s", "speed-up", "reference loss", "project loss",
+                "step GFLOP/s ref", "step GFLOP/s project", "share of matmul peak", "peak RSS MB")
+
+
+def markdown(report: dict) -> str:
+    machine = next((result.get("machine") for result in report["results"] if result.get("machine")), None)
+    peak = next((result.get("peak") for result in report["results"] if result.get("peak")), None)
+    lines = ["# Benchmark results", "", f"Command: `{report['command']}` ({report['date']}, "
+             f"{report['wall_s']} s in all)", ""]
+    if machine:
+        lines.append(f"Machine: {machine['cpu']}, {machine['cores']} cores, bfloat16 instructions: "
+                     f"{', '.join(machine['bfloat16_instructions']) or 'none'}; precision used: "
+                     f"{machine['precision']}; XLA: {machine['xla']}.")
+    if peak:
+        lines.append(f"Matmul peak measured in this run: float32 {peak['float32']} GFLOP/s, "
+                     f"bfloat16 {peak['bfloat16']} GFLOP/s.")
+    lines += ["", "| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
+    details = []
+    for result in report["results"]:
+        for row in result.get("rows", []):
+            lines.append("| " + " | ".join(_cell(row.get(key)) for key in TABLE_KEYS) + " |")
+            extra = {key: value for key, value in row.items() if key not in TABLE_KEYS}
+            if extra:
+                details.append(f"- {row['case']}: " + ", ".join(f"{key} {_cell(value)}" for key, value in extra.items()))
+    means = {}
+    for result in report["results"]:
+        for title, values in result.get("means", {}).items():
+            means.setdefault(title, {}).update(values)
+    if means:
+        lines += ["", "## Means, measured one at a time", ""]
+        for title, values in means.items():
+            lines.append(f"{title}:")
+            lines += [f"- {label}: {value}" for label, value in values.items()]
+            lines.append("")
+    if details:
+        lines += ["", "## Details", ""] + details
+    notes = [note for result in report["results"] for note in result.get("notes", [])]
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {item}" for key, item in value.items())
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

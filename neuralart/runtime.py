@@ -1,0 +1,145 @@
+"""What this machine can do fast, and the switches that choose how the techniques use it.
+
+Precision: convolutions in bfloat16 run about twice as fast as in float32 on CPUs with bfloat16 dot-product
+instructions (Intel AMX, or AVX-512 BF16 on recent Intel and AMD cores; Kalamkar et al. 2019, "A Study of BFLOAT16
+for Deep Learning Training"), and lose little for these techniques: the losses, Gram matrices and the optimised
+image stay in float32 and only the network's layers compute in bfloat16. Elsewhere bfloat16 is emulated and slow,
+so `auto` picks it only where the CPU has those instructions.
+
+Switches, read when a run starts (never at import):
+- NEURALART_PRECISION = auto | float32 | bfloat16 (default auto): force float32 for exact, comparable numbers;
+- NEURALART_XLA = 0 | 1 (default 0): compile the traced steps with XLA. On the 2-core AVX-512 machine the
+  benchmark measured XLA's convolution gradients slower than TensorFlow's oneDNN kernels, so it is off;
+- NEURALART_THREADS = N: TensorFlow's intra-op threads (default: the cores this process may use).
+
+Nothing here imports TensorFlow at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
+CPUINFO = "/proc/cpuinfo"
+PRECISION_VARIABLE = "NEURALART_PRECISION"
+XLA_VARIABLE = "NEURALART_XLA"
+THREADS_VARIABLE = "NEURALART_THREADS"
+# The Keras dtype policy that computes a layer in bfloat16 while keeping its variables in float32.
+KERAS_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+
+
+def cpu_flags(path: str = CPUINFO) -> frozenset[str]:
+    """The instruction-set flags of the first CPU in `path` (Linux's /proc/cpuinfo); empty when unreadable."""
+    try:
+        with open(path) as file:
+            for line in file:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_model(path: str = CPUINFO) -> str:
+    """The CPU's model name, for benchmark reports ('unknown' when unreadable)."""
+    try:
+        with open(path) as file:
+            for line in file:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def supports_bfloat16(flags: Iterable[str] | None = None) -> bool:
+    """True when the CPU has native bfloat16 dot products (AMX-BF16 or AVX-512 BF16)."""
+    flags = cpu_flags() if flags is None else frozenset(flags)
+    return any(flag in flags for flag in BFLOAT16_FLAGS)
+
+
+def resolve_precision(requested: str = "auto", environ: Mapping[str, str] | None = None,
+                      flags: Iterable[str] | None = None) -> str:
+    """'float32' or 'bfloat16'. An explicit request wins; 'auto' follows NEURALART_PRECISION, then the CPU."""
+    check_precision("precision", requested)
+    if requested != "auto":
+        return requested
+    environ = os.environ if environ is None else environ
+    from_environment = environ.get(PRECISION_VARIABLE, "auto").strip().lower() or "auto"
+    check_precision(PRECISION_VARIABLE, from_environment)
+    if from_environment != "auto":
+        return from_environment
+    return "bfloat16" if supports_bfloat16(flags) else "float32"
+
+
+def check_precision(name: str, value) -> str:
+    if value not in PRECISIONS:
+        raise ValueError(f"{name} must be one of {', '.join(PRECISIONS)}; got {value!r}")
+    return value
+
+
+def keras_policy(precision: str) -> str:
+    """The Keras dtype policy name for a resolved precision."""
+    return KERAS_POLICIES[resolve_precision(precision)]
+
+
+def xla_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether traced steps should be compiled with XLA (NEURALART_XLA=1); off by default, see above."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(XLA_VARIABLE, "0").strip().lower()
+    if value not in ("0", "1", "false", "true", "off", "on", ""):
+        raise ValueError(f"{XLA_VARIABLE} must be 0 or 1; got {value!r}")
+    return value in ("1", "true", "on")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (respects CPU affinity and container limits seen through it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_settings(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """(intra-op, inter-op) threads for TensorFlow: every core inside an op, one op at a time.
+
+    These networks are chains of large convolutions that each fill every core, so running two ops at once only
+    makes them compete for the same cores and caches.
+    """
+    environ = os.environ if environ is None else environ
+    text = environ.get(THREADS_VARIABLE, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"{THREADS_VARIABLE} must be a positive whole number; got {text!r}")
+        return int(text), 1
+    return available_cores(), 1
+
+
+def configure_threads(environ: Mapping[str, str] | None = None) -> bool:
+    """Apply `thread_settings` to TensorFlow if its runtime has not started yet; True when applied.
+
+    TensorFlow fixes its thread pools when it first runs an op, after which the settings can no longer change;
+    then this leaves them as they are.
+    """
+    import tensorflow as tf
+
+    intra, inter = thread_settings(environ)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    except RuntimeError:
+        return False
+    return True
+
+
+def describe() -> dict:
+    """The facts a benchmark report needs about this machine and these switches."""
+    flags = cpu_flags()
+    return {"cpu": cpu_model(), "cores": available_cores(),
+            "bfloat16_instructions": sorted(flag for flag in BFLOAT16_FLAGS if flag in flags),
+            "avx512": "avx512f" in flags, "precision": resolve_precision(), "xla": xla_enabled(),
+            "threads": dict(zip(("intra_op", "inter_op"), thread_settings()))}

@@ -1,0 +1,276 @@
+"""Speed machinery: CPU detection and switches (neuralart.runtime), the inference models (folded batch norms,
+bfloat16 per model), bfloat16 results against float32 ones, the frame cadence, and the --fast preset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neuralart import runtime
+
+CPUINFO = """processor\t: 0
+model name\t: Example CPU
+flags\t\t: fpu sse avx2 avx512f {extra}
+
+processor\t: 1
+flags\t\t: fpu
+"""
+
+
+def cpuinfo_file(tmp_path, extra: str) -> str:
+    path = tmp_path / "cpuinfo"
+    path.write_text(CPUINFO.format(extra=extra))
+    return str(path)
+
+
+# --- runtime: detection and switches -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra, expected", [("avx512_bf16", True), ("amx_bf16 amx_tile", True), ("avx512_vnni", False)])
+def test_bfloat16_detection_reads_the_first_cpus_flags(tmp_path, extra, expected):
+    flags = runtime.cpu_flags(cpuinfo_file(tmp_path, extra))
+    assert "avx512f" in flags
+    assert runtime.supports_bfloat16(flags) is expected
+    assert runtime.cpu_model(cpuinfo_file(tmp_path, extra)) == "Example CPU"
+
+
+def test_unreadable_cpuinfo_means_no_flags(tmp_path):
+    assert runtime.cpu_flags(str(tmp_path / "missing")) == frozenset()
+    assert runtime.supports_bfloat16(frozenset()) is False
+
+
+@pytest.mark.parametrize("requested, environment, flags, expected", [
+    ("auto", {}, {"avx512_bf16"}, "bfloat16"),
+    ("auto", {}, {"avx2"}, "float32"),
+    ("auto", {"NEURALART_PRECISION": "float32"}, {"amx_bf16"}, "float32"),
+    ("auto", {"NEURALART_PRECISION": " BFloat16 "}, {"avx2"}, "bfloat16"),
+    ("auto", {"NEURALART_PRECISION": ""}, {"avx512_bf16"}, "bfloat16"),
+    ("float32", {"NEURALART_PRECISION": "bfloat16"}, {"avx512_bf16"}, "float32"),
+    ("bfloat16", {}, {"avx2"}, "bfloat16"),
+])
+def test_precision_choice(requested, environment, flags, expected):
+    assert runtime.resolve_precision(requested, environment, flags) == expected
+
+
+@pytest.mark.parametrize("requested, environment", [("float16", {}), (None, {}),
+                                                    ("auto", {"NEURALART_PRECISION": "half"})])
+def test_bad_precision_is_a_clear_error(requested, environment):
+    with pytest.raises(ValueError, match="precision|NEURALART_PRECISION"):
+        runtime.resolve_precision(requested, environment, set())
+
+
+def test_xla_and_thread_switches():
+    assert runtime.xla_enabled({}) is False
+    assert runtime.xla_enabled({"NEURALART_XLA": "1"}) is True
+    with pytest.raises(ValueError, match="NEURALART_XLA"):
+        runtime.xla_enabled({"NEURALART_XLA": "maybe"})
+    assert runtime.thread_settings({"NEURALART_THREADS": "3"}) == (3, 1)
+    assert runtime.thread_settings({})[0] == runtime.available_cores()
+    with pytest.raises(ValueError, match="NEURALART_THREADS"):
+        runtime.thread_settings({"NEURALART_THREADS": "0"})
+
+
+def test_importing_the_package_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import neuralart, neuralart.runtime, sys; print('tensorflow' in sys.modules)"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "False"
+
+
+# --- inference models ----------------------------------------------------------------------------------------
+
+def batch_norm_model(seed: int = 0):
+    """Conv -> BN -> ReLU twice, with non-trivial BN statistics, and a conv whose output is also a model output."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((None, None, 3))
+    x = inputs
+    for index in (1, 2):
+        x = keras.layers.Conv2D(8, 3, padding="same", use_bias=index == 2, name=f"conv{index}")(x)
+        x = keras.layers.BatchNormalization(name=f"norm{index}")(x)
+        x = keras.layers.ReLU(name=f"relu{index}")(x)
+    tapped = keras.layers.Conv2D(4, 1, name="tapped")(x)
+    after_tap = keras.layers.BatchNormalization(name="norm_tapped")(tapped)
+    model = keras.Model(inputs, [x, tapped, after_tap])
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            size = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, size), rng.normal(0, 1, size), rng.normal(0, 1, size),
+                               rng.uniform(0.5, 3, size)])
+    return model
+
+
+def test_folding_batch_norms_keeps_the_function(rng):
+    import keras
+
+    from neuralart.models import inference_model
+
+    model = batch_norm_model()
+    folded = inference_model(model, "float32")
+    batch_norms = [layer.name for layer in folded.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    # norm1 and norm2 are folded; norm_tapped is not, because its convolution's output is wanted as it is.
+    assert batch_norms == ["norm_tapped"]
+    image = rng.normal(0, 50, (1, 20, 24, 3)).astype(np.float32)
+    for expected, got in zip(model(image), folded(image)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-4, atol=1e-4)
+
+
+def test_bfloat16_model_is_per_model_and_close_to_float32(rng):
+    import keras
+
+    from neuralart.models import inference_model
+
+    model = batch_norm_model()
+    fast = inference_model(model, "bfloat16")
+    assert keras.config.dtype_policy().name == "float32"  # The process-wide policy is untouched.
+    assert all(weight.dtype == "float32" for weight in fast.weights)
+    image = rng.normal(0, 50, (1, 20, 24, 3)).astype(np.float32)
+    outputs = fast(image)
+    assert str(outputs[0].dtype) in ("bfloat16", "<dtype: 'bfloat16'>")
+    for expected, got in zip(model(image), outputs):
+        expected, got = np.asarray(expected), np.asarray(got, dtype=np.float32)
+        assert np.abs(got - expected).max() <= 0.03 * np.abs(expected).max()
+
+
+def test_float32_model_without_batch_norms_is_returned_as_is(tiny_backbone):
+    from neuralart.models import inference_model
+
+    assert inference_model(tiny_backbone.model, "float32") is tiny_backbone.model
+
+
+def test_with_precision_shares_the_model_and_caches(tiny_backbone):
+    fast = tiny_backbone.with_precision("bfloat16")
+    assert fast.precision == "bfloat16" and tiny_backbone.precision == "float32"
+    assert fast.model is tiny_backbone.model
+    assert tiny_backbone.with_precision("bfloat16") is fast
+    assert tiny_backbone.with_precision("float32") is tiny_backbone
+    assert fast.layer_model(("conv2",)) is not tiny_backbone.layer_model(("conv2",))
+
+
+def test_get_backbone_precision_builds_the_network_once():
+    from neuralart.models import get_backbone
+
+    plain = get_backbone("squeezenet", None)
+    fast = get_backbone("squeezenet", None, precision="bfloat16")
+    assert plain.precision == "float32" and fast.precision == "bfloat16"
+    assert fast.model is plain.model
+    with pytest.raises(ValueError, match="precision"):
+        get_backbone("squeezenet", None, precision="half")
+
+
+# --- DeepDream in bfloat16 against float32 -------------------------------------------------------------------
+
+DREAM = dict(backbone="custom", weights=None, iterations=6, octaves=2, frame_every=3, max_loss=None,
+             max_side=None, step=0.02, seed=1)
+
+
+def test_bfloat16_dream_matches_float32(photo, tiny_backbone):
+    from neuralart.deepdream import DreamConfig, dream
+
+    config = DreamConfig(**DREAM)
+    exact = list(dream(photo, config, tiny_backbone))[-1]
+    fast = list(dream(photo, config, tiny_backbone.with_precision("bfloat16")))[-1]
+    assert fast.losses["loss"] == pytest.approx(exact.losses["loss"], rel=0.05)
+    assert np.abs(fast.image.astype(float) - exact.image.astype(float)).mean() < 3.0
+
+
+def test_bfloat16_dream_does_not_retrace(tiny_backbone, rng):
+    from neuralart.deepdream import DreamConfig, ascent_function, dream
+
+    fast = tiny_backbone.with_precision("bfloat16")
+    layers = {"conv2": 1.0, "conv3": 0.5}
+    for height, width in ((40, 48), (64, 80), (72, 56)):
+        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        list(dream(image, DreamConfig(**{**DREAM, "layers": layers, "iterations": 2}), fast))
+    assert ascent_function(fast, tuple(layers), DreamConfig().tile_size).experimental_get_tracing_count() == 1
+
+
+@pytest.mark.slow
+def test_real_squeezenet_bfloat16_dream_matches_float32(squeezenet):
+    from tests.conftest import shared_image
+
+    from neuralart import images
+    from neuralart.deepdream import DreamConfig, dream
+
+    photo = images.load_image(shared_image("golden_gate.jpg"), max_side=256)
+    config = DreamConfig(backbone="squeezenet", weights=None, octaves=2, iterations=10, max_loss=None, seed=0)
+    exact = list(dream(photo, config, squeezenet))[-1]
+    fast = list(dream(photo, config, squeezenet.with_precision("bfloat16")))[-1]
+    assert fast.losses["loss"] == pytest.approx(exact.losses["loss"], rel=0.05)
+
+
+# --- frame cadence -------------------------------------------------------------------------------------------
+
+def test_result_does_not_depend_on_how_steps_are_split_into_calls(photo, tiny_backbone):
+    from neuralart.deepdream import DreamConfig, dream
+
+    one_by_one = list(dream(photo, DreamConfig(**{**DREAM, "frame_every": 1}), tiny_backbone))
+    all_at_once = list(dream(photo, DreamConfig(**{**DREAM, "frame_every": 6}), tiny_backbone))
+    np.testing.assert_array_equal(one_by_one[-1].image, all_at_once[-1].image)
+    assert len(one_by_one) > len(all_at_once)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_cadence_yields_about_every_second_when_steps_are_slow():
+    from neuralart import deepdream
+
+    clock = FakeClock()
+    cadence = deepdream._Cadence(frame_every=100, clock=clock)
+    shape = (100, 100)
+    frames_at, steps = [], 0
+    while steps < 40:
+        chunk = cadence.next_chunk(40 - steps, shape)
+        cadence.start_chunk()
+        clock.now += 0.3 * chunk  # 0.3 s per step.
+        cadence.end_chunk(chunk, shape)
+        steps += chunk
+        if cadence.frame_due():
+            frames_at.append(clock.now)
+    gaps = np.diff([0.0] + frames_at)
+    assert len(frames_at) >= 10, "a frame should come about every second, not every 100 steps"
+    assert gaps.max() <= 1.5
+
+
+def test_cadence_keeps_frame_every_when_steps_are_fast():
+    from neuralart import deepdream
+
+    clock = FakeClock()
+    cadence = deepdream._Cadence(frame_every=5, clock=clock)
+    chunks = []
+    for _ in range(4):
+        chunk = cadence.next_chunk(100, (10, 10))
+        cadence.start_chunk()
+        clock.now += 0.001 * chunk
+        cadence.end_chunk(chunk, (10, 10))
+        chunks.append(chunk)
+        cadence.frame_due()
+    assert chunks[0] == 1  # The first call measures the speed...
+    assert max(chunks) <= 5 and chunks[1] == 4  # ...then calls run up to the next frame_every boundary.
+
+
+# --- the --fast preset ---------------------------------------------------------------------------------------
+
+def test_fast_flag_applies_the_preset_but_explicit_flags_win():
+    from neuralart import cli
+    from neuralart.deepdream import FAST_PRESET, DreamConfig
+
+    parser = cli.build_parser()
+
+    def config(*flags):
+        return cli.config_from_args(DreamConfig, parser.parse_args(["dream", "in.png", "-o", "out.png", *flags]))
+
+    assert config() == DreamConfig()
+    fast = config("--fast")
+    assert (fast.backbone, fast.max_side) == (FAST_PRESET["backbone"], FAST_PRESET["max_side"])
+    assert config("--max-side", "300", "--fast").max_side == 300
+    assert config("--fast", "--backbone", "vgg16").backbone == "vgg16"
