@@ -1,0 +1,478 @@
+"""The app as a server: launched in-process (or as `python app.py`) and driven by gradio_client and plain HTTP.
+
+What a classroom does to it: streams and cancels runs, uploads every file in tests/hostile_inputs.py, scripts the
+API with absurd numbers, probes for files, opens eight sessions at once and runs fifty jobs in a row. Every run
+uses SqueezeNet with random weights (no download), images of 64-80 pixels and a few iterations, so each job
+takes a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hostile_inputs
+from conftest import ROOT
+
+PHOTO = ROOT / "assets" / "coffee.jpg"
+SHORT_JOB = dict(backbone="squeezenet", weights="random", octaves=1, octave_scale=1.4, iterations=2, step=0.01,
+                 max_loss=0, max_side=64, seed=0)
+SQUEEZENET_LAYERS = ("fire2_concat", "fire3_concat", "fire4_concat", "fire5_concat", "fire6_concat",
+                     "fire7_concat", "fire8_concat", "fire9_concat")
+
+pytestmark = pytest.mark.slow
+
+
+# --- launching -----------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def served_app(temp_folder: Path, **environment: str):
+    """build_demo() launched in this process with the hardened options on a free port; yields (demo, url)."""
+    import app
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(temp_folder))  # Fresh Gradio cache: uploads and outputs land here.
+        patch.delenv("GRADIO_SERVER_PORT", raising=False)
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        demo = app.build_demo()
+        _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **app.launch_options())
+        try:
+            yield demo, url
+        finally:
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with served_app(tmp_path_factory.mktemp("gradio")) as (demo, url):
+        yield url
+
+
+@pytest.fixture
+def client(server, tmp_path):
+    from gradio_client import Client
+
+    return Client(server, verbose=False, download_files=str(tmp_path))
+
+
+def dream_args(photo=PHOTO, layers=None, **overrides) -> list:
+    """The /dream endpoint's arguments in the tab's order: photo, settings, then one value per layer slider."""
+    import app
+    from gradio_client import handle_file
+
+    settings = {**SHORT_JOB, **overrides}
+    layer_values = list(layers or [1.0] * len(SQUEEZENET_LAYERS))
+    layer_values += [0.0] * (app.MAX_LAYER_SLIDERS - len(layer_values))
+    return [handle_file(str(photo)), *settings.values(), *layer_values]
+
+
+def final_outputs(client, **overrides):
+    return client.predict(*dream_args(**overrides), api_name="/dream")
+
+
+def read_pixels(path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def assert_normal_job_completes(client) -> None:
+    image, status, _, download = final_outputs(client, seed=11)
+    assert status.endswith("done"), status
+    assert read_pixels(image).shape[2] == 3 and Path(download).suffix == ".png"
+
+
+# --- the app object ------------------------------------------------------------------------------------------
+
+def test_build_demo_loads_no_backbone_and_imports_no_tensorflow():
+    code = ("import sys, app; app.build_demo(); from neuralart import models; "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules, len(models._BACKBONES))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["False", "False", "0"]
+
+
+def test_demo_is_built_hardened(tmp_path):
+    import gradio as gr
+    from PIL import Image
+
+    import app
+
+    demo = app.build_demo()
+    assert demo._queue.max_size == 20 and demo._queue.default_concurrency_limit == 1
+    assert demo.api_open is False
+    assert Image.MAX_IMAGE_PIXELS == int(app.images.DEFAULT_MAX_MEGAPIXELS * 1e6)
+    queued = [fn for fn in demo.fns.values() if fn.queue]
+    assert queued, "no queued events"
+    for fn in queued:  # Every event that runs a network shares one concurrency group...
+        assert fn.concurrency_id == app.TF_JOBS, fn.name
+    clicked = [fn for fn in queued if any(event == "click" for _, event in fn.targets)]
+    assert clicked and all(fn.trigger_mode == "once" for fn in clicked), "...and a Run ignores double clicks"
+    # Photo uploads reach our loader untouched (app.photo_input): Gradio would convert a 16-bit file itself.
+    sixteen_bit = next(case for case in hostile_inputs.corpus() if case.name == "sixteen_bit_grey")
+    path = sixteen_bit.write(tmp_path)
+    uploads = {block._id: block for fn in demo.fns.values() for block in fn.inputs if isinstance(block, gr.Image)}
+    assert uploads
+    for block in uploads.values():
+        assert block.preprocess(gr.components.image.ImageData(path=str(path), orig_name=path.name)) == str(path)
+
+
+def test_launch_options_are_hardened(monkeypatch):
+    import app
+
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    options = app.launch_options()
+    assert options["server_name"] == "127.0.0.1" and options["server_port"] is None
+    assert options["show_error"] is False and options["share"] is False
+    assert options["enable_monitoring"] is False and options["max_file_size"]
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    assert (app.launch_options()["server_name"], app.launch_options()["server_port"]) == ("0.0.0.0", 7999)
+
+
+# --- streaming, cancelling, time budget ----------------------------------------------------------------------
+
+def test_dream_streams_several_distinct_frames(client):
+    from neuralart import images
+
+    job = client.submit(*dream_args(octaves=2, iterations=10, max_side=128), api_name="/dream")
+    streamed = [output[0] for output in job if isinstance(output[0], str)]
+    digests = {hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in streamed}
+    assert len(digests) >= 3, streamed
+    image, status, gallery, download = job.outputs()[-1]
+    assert status.endswith("done") and len(gallery) == 2
+    recipe = images.read_recipe(download)
+    assert recipe["technique"] == "dream" and recipe["config"]["octaves"] == 2
+
+
+def test_cancel_stops_the_run_within_one_chunk(client, monkeypatch):
+    """Each chunk of steps is slowed to 0.3 s and logged; after job.cancel() at most the chunk already under way
+    may start, the generator is closed, and no chunk runs after that."""
+    from neuralart import deepdream
+
+    events: list[tuple[str, float]] = []
+    real_chunk, real_frames = deepdream._DreamRun._ascend_chunk, deepdream._DreamRun.frames
+
+    def logged_chunk(self, image, steps):
+        events.append(("chunk", time.monotonic()))
+        time.sleep(0.3)
+        return real_chunk(self, image, steps)
+
+    def watched_frames(self):
+        try:
+            yield from real_frames(self)
+        finally:
+            events.append(("closed", time.monotonic()))
+
+    monkeypatch.setattr(deepdream._DreamRun, "_ascend_chunk", logged_chunk)
+    monkeypatch.setattr(deepdream._DreamRun, "frames", watched_frames)
+    job = client.submit(*dream_args(iterations=200), api_name="/dream")  # 40 chunks: 12 s if never stopped.
+    images_seen = 0
+    for output in job:
+        images_seen += isinstance(output[0], str)
+        if images_seen == 3:
+            cancelled_at = time.monotonic()
+            job.cancel()
+            break
+    deadline = time.monotonic() + 5
+    while not any(kind == "closed" for kind, _ in events) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # Long enough for three more chunks, were the run still going.
+    closed_at = next(when for kind, when in events if kind == "closed")
+    chunk_starts = [when for kind, when in events if kind == "chunk"]
+    assert closed_at - cancelled_at < 1.0, "the run was not closed within one chunk of the cancel"
+    assert sum(when > cancelled_at for when in chunk_starts) <= 1, events
+    assert not [when for when in chunk_starts if when > closed_at], "a chunk ran after the run was closed"
+    assert len(chunk_starts) <= 6, f"{len(chunk_starts)} chunks ran for 3 frames"
+    monkeypatch.undo()
+    assert_normal_job_completes(client)
+
+
+def test_time_budget_keeps_the_last_image_with_a_warning(monkeypatch):
+    import app
+
+    monkeypatch.setenv("NEURALART_TIME_BUDGET", "0.5")
+    values = dream_args(iterations=1000, max_side=128)[1:]
+    with pytest.warns(UserWarning, match=r"Time budget of 0.5 s reached"):
+        outputs = list(app.run_dream(str(PHOTO), *values))
+    image, status, _, download = outputs[-1]
+    assert isinstance(image, np.ndarray) and image.dtype == np.uint8
+    assert status.endswith("stopped early") and "/1000" in status
+    assert Path(download).is_file()
+
+
+# --- hostile uploads and absurd numbers ----------------------------------------------------------------------
+
+def test_every_hostile_upload_gets_its_clear_message(client, tmp_path):
+    from gradio_client.exceptions import AppError
+
+    from neuralart.images import load_image
+
+    for case in hostile_inputs.corpus():
+        path = case.write(tmp_path / "uploads")
+        if case.refused:
+            with pytest.raises(AppError) as caught:
+                final_outputs(client, photo=path)
+            assert re.search(case.message, str(caught.value)), (case.name, str(caught.value))
+        else:
+            # Zero iterations return the input: what the server worked on is exactly what our loader makes of it.
+            image, status, _, _ = final_outputs(client, photo=path, iterations=0, max_side=128)
+            served = read_pixels(image)
+            case.check(served)
+            expected = load_image(str(path), max_side=128)
+            assert served.shape == expected.shape, case.name
+            assert np.abs(served.astype(int) - expected.astype(int)).max() <= 1, case.name
+    assert_normal_job_completes(client)
+
+
+def test_oversized_upload_is_refused_by_the_server(server):
+    import httpx
+
+    response = httpx.post(server + "gradio_api/upload", files={"files": ("big.jpg", os.urandom(21 << 20))},
+                          timeout=60)
+    assert response.status_code == 413 and "maximum allowed size" in response.text
+
+
+ABSURD = [
+    (dict(iterations=-1), r"less than minimum value 0"),
+    (dict(iterations=1e9), r"greater than maximum value 200"),
+    (dict(iterations="many"), r"must be a finite number, got 'many'"),
+    (dict(octaves=0), r"less than minimum value 1"),
+    (dict(octaves=100), r"greater than maximum value 8"),
+    (dict(octaves=2.5), r"octaves must be a whole number"),
+    (dict(octaves=None), r"must be a finite number, got None"),
+    (dict(octave_scale=-3), r"less than minimum value 1.05"),
+    (dict(max_side=10**6), r"greater than maximum value 2048"),
+    (dict(max_side=-5), r"less than minimum value 64"),
+    (dict(step=5.0), r"greater than maximum value 0.1"),
+    (dict(max_loss=-1), r"less than minimum value 0"),
+    (dict(seed=-1), r"less than minimum value 0"),
+    (dict(seed=1e20), r"seed must be between 0 and"),
+    (dict(layers=[1e9] * 8), r"greater than maximum value 5"),
+    (dict(layers=[0.0] * 8), r"give at least one layer a non-zero weight"),
+    (dict(backbone="resnet_from_space"), r"not in the list of choices"),
+    (dict(weights="/etc/passwd"), r"not in the list of choices"),
+]
+
+
+@pytest.mark.parametrize("overrides, message", ABSURD, ids=lambda value: str(value)[:40])
+def test_absurd_api_values_get_clear_errors(client, overrides, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        final_outputs(client, **overrides)
+
+
+def call_with_raw_json(url: str, api_name: str, body: str) -> tuple[str, str]:
+    """Send a JSON body as text (so NaN and Infinity reach the server) through the queued REST API; return the
+    last server-sent event and its data."""
+    import httpx
+
+    response = httpx.post(f"{url}gradio_api/call/{api_name}", content=body,
+                          headers={"content-type": "application/json"}, timeout=30)
+    response.raise_for_status()
+    event_id = response.json()["event_id"]
+    event = data = ""
+    with httpx.stream("GET", f"{url}gradio_api/call/{api_name}/{event_id}", timeout=60) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                data = line.split(":", 1)[1].strip()
+    return event, data
+
+
+@pytest.mark.parametrize("position, name", [(3, "octaves"), (5, "iterations"), (6, "step"), (8, "max_side"),
+                                            (10, "first layer weight")])
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_get_clear_errors(server, position, name, literal):
+    import httpx
+
+    upload = httpx.post(server + "gradio_api/upload", files={"files": PHOTO.open("rb")}, timeout=30).json()[0]
+    values = [{"path": upload, "meta": {"_type": "gradio.FileData"}}, *dream_args()[1:]]
+    values[position] = "@@number@@"
+    body = json.dumps({"data": values}).replace('"@@number@@"', literal)
+    event, data = call_with_raw_json(server, "dream", body)
+    assert event == "error", (event, data)
+    message = json.loads(data)["error"]
+    assert re.search(r"must be a finite number, got (nan|inf|-inf)", message), message
+
+
+def test_files_outside_the_app_are_forbidden(server):
+    import httpx
+
+    for path in ("/etc/passwd", str(ROOT / "app.py"), str(ROOT.parent / "shared" / "README.md"), "/proc/self/environ"):
+        response = httpx.get(f"{server}gradio_api/file={path}", timeout=10)
+        assert response.status_code == 403, (path, response.status_code)
+    escaped = httpx.get(f"{server}gradio_api/file=%2Fetc%2Fpasswd", timeout=10)
+    assert escaped.status_code == 403
+    direct = httpx.post(f"{server}gradio_api/run/dream", json={"data": []}, timeout=10)
+    assert direct.status_code in (403, 404) and "queue" in direct.text.lower(), "api_open must be False"
+
+
+# --- recipes -------------------------------------------------------------------------------------------------
+
+RECIPE_RUN = dict(octaves=2, octave_scale=1.5, iterations=4, step=0.02, max_loss=0, max_side=80, seed=7)
+RECIPE_LAYERS = [0.5, 1.0, 0.0, 0.0, 2.0, 0.0, 0.0, 1.5]
+
+
+def test_recipe_round_trip_restores_settings_and_reproduces_the_image(client):
+    import app
+    from gradio_client import handle_file
+
+    from neuralart import images, recipes
+
+    image, _, _, download = final_outputs(client, layers=RECIPE_LAYERS, **RECIPE_RUN)
+    stored = recipes.config_from_recipe(images.read_recipe(download), "dream")
+    assert stored == app.dream_config_from_widgets(*dream_args(layers=RECIPE_LAYERS, **RECIPE_RUN)[1:])
+
+    updates = client.predict(handle_file(download), api_name="/restore_dream")
+    restored = [update["value"] for update in updates]
+    settings, sliders = restored[:len(SHORT_JOB)], restored[len(SHORT_JOB):]
+    assert dict(zip(SHORT_JOB, settings)) == {**SHORT_JOB, **RECIPE_RUN}
+    assert sliders[:len(RECIPE_LAYERS)] == RECIPE_LAYERS and not any(sliders[len(RECIPE_LAYERS):])
+    assert [update.get("label") for update in updates[len(SHORT_JOB):][:8]] == list(SQUEEZENET_LAYERS)
+
+    again, _, _, _ = client.predict(handle_file(str(PHOTO)), *settings, *sliders, api_name="/dream")
+    assert np.array_equal(read_pixels(again), read_pixels(image)), "same recipe, same seed: same image"
+    assert np.array_equal(read_pixels(image), images.load_image(download))
+
+
+def test_restore_refuses_files_without_our_recipe(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from neuralart import images
+
+    plain = tmp_path / "plain.png"
+    images.save_png(plain, np.zeros((20, 20, 3), np.uint8))
+    with pytest.raises(AppError, match="carries no recipe"):
+        client.predict(handle_file(str(plain)), api_name="/restore_dream")
+    other = tmp_path / "other.png"
+    images.save_png(other, np.zeros((20, 20, 3), np.uint8), {"technique": "style", "version": "0", "config": {}})
+    with pytest.raises(AppError, match="made with the style technique"):
+        client.predict(handle_file(str(other)), api_name="/restore_dream")
+    with pytest.raises(AppError, match=r"Invalid file type.*\.png"):
+        client.predict(handle_file(str(PHOTO)), api_name="/restore_dream")
+
+
+def test_restore_warns_about_settings_the_tab_cannot_show(tmp_path):
+    import app
+    import gradio as gr
+
+    from neuralart import images, recipes
+    from neuralart.deepdream import DreamConfig
+
+    path = tmp_path / "cli.png"
+    config = DreamConfig(backbone="squeezenet", weights=None, tile_size=256, frame_every=3, max_loss=None)
+    images.save_png(path, np.zeros((20, 20, 3), np.uint8), recipes.recipe_for("dream", config))
+    widgets = {"backbone": gr.Dropdown(app.backbone_choices("dream")), "weights": gr.Radio(app.WEIGHT_CHOICES),
+               "max_loss": gr.Slider(0, 100)}
+    with pytest.warns(UserWarning, match=r"except these.*tile_size=256.*frame_every=3"):
+        updates = app.recipe_updates(str(path), "dream", widgets)
+    assert [update["value"] for update in updates] == ["squeezenet", "random", 0]
+
+
+# --- load ----------------------------------------------------------------------------------------------------
+
+def test_eight_concurrent_sessions_finish_or_get_queue_full(tmp_path):
+    """Queue bounded at 3: of eight sessions submitting at once, some run, the rest are told the queue is full,
+    and nothing else goes wrong; then the server still serves."""
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    with served_app(tmp_path / "gradio", NEURALART_QUEUE_SIZE="3") as (_, url):
+        clients = [Client(url, verbose=False, download_files=str(tmp_path / f"client{index}"))
+                   for index in range(8)]
+        start = threading.Barrier(len(clients))
+        results: dict[int, str] = {}
+
+        def session(index: int) -> None:
+            start.wait()
+            try:
+                _, status, _, _ = final_outputs(clients[index], iterations=20, seed=index)
+                results[index] = "finished" if status.endswith("done") else f"odd status: {status}"
+            except AppError as error:
+                results[index] = f"app error: {error}"
+            except Exception as error:  # The client reports a full queue as QueueError; anything else fails.
+                full = "queue is full" in str(error).lower()
+                results[index] = "queue full" if full else f"{type(error).__name__}: {error}"
+
+        threads = [threading.Thread(target=session, args=(index,)) for index in range(len(clients))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        outcomes = sorted(results.values())
+        assert len(outcomes) == 8 and set(outcomes) <= {"finished", "queue full"}, outcomes
+        assert outcomes.count("finished") >= 3 and outcomes.count("queue full") >= 1, outcomes
+        assert_normal_job_completes(clients[0])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def app_process(tmp_path):
+    """`python app.py` as students get it, on a free port; yields (url, psutil.Process)."""
+    psutil = pytest.importorskip("psutil")
+    import httpx
+
+    port = free_port()
+    environment = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
+                   "GRADIO_ANALYTICS_ENABLED": "False", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    environment.pop("GRADIO_SERVER_NAME", None)
+    log = (tmp_path / "server.log").open("w")
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=environment, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+            time.sleep(0.3)
+        yield url, psutil.Process(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_fifty_jobs_do_not_grow_the_server_memory(app_process, tmp_path):
+    import httpx
+    from gradio_client import Client
+
+    url, server_process = app_process
+    assert httpx.get(f"{url}gradio_api/file=/etc/passwd", timeout=10).status_code == 403
+    client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
+    for seed in range(10):  # Warm-up: TensorFlow, the backbone and its traced step are built here.
+        final_outputs(client, seed=seed)
+    before = server_process.memory_info().rss
+    for seed in range(50):
+        _, status, _, _ = final_outputs(client, seed=100 + seed)
+        assert status.endswith("done")
+    after = server_process.memory_info().rss
+    print(f"server RSS after warm-up {before / 2**20:.0f} MiB, after 50 jobs {after / 2**20:.0f} MiB "
+          f"({(after - before) / before:+.1%})")
+    assert after < before * 1.10
