@@ -335,8 +335,155 @@ def _initial_slider_kwargs(backbone: str) -> list[dict]:
 
 # --- Feature visualization tab -------------------------------------------------------------------------------
 
+FEATURES_EXPLANATION = (
+    "**Feature visualization** asks what makes a filter fire. Starting from a nearly grey image, it changes the "
+    "image step by step so that the chosen filter's *mean activation* grows (or a single unit's at the centre, "
+    "the whole layer's, or a class's score). **Quality** mode paints in a Fourier basis with natural colours "
+    "and jitters, scales and rotates the image every step, so only sturdy patterns survive (Olah et al., "
+    "*Feature Visualization*, 2017); **classic** mode is the chapter's plain gradient ascent from grey noise. "
+    "Early layers show colours and edges, middle layers textures, late layers parts of objects. The grid "
+    "shows the filters that responded, strongest first.")
+
+
+def features_default_layer(backbone: str) -> str:
+    spec = REGISTRY[backbone]
+    return next(iter(spec.defaults.get("features", {})), spec.feature_layers[-1])
+
+
+def features_layer_update(backbone: str, layer: str | None = None):
+    """The layer dropdown for `backbone`: its convolutional layers, set to `layer` or its usual one."""
+    spec = REGISTRY[backbone]
+    chosen = layer if layer in spec.feature_layers else features_default_layer(backbone)
+    return gr.update(choices=list(spec.feature_layers), value=chosen)
+
+
+def filter_config_from_widgets(backbone, weights, layer, filters, objective, class_index, negative, mode, steps,
+                               size, seed):
+    from neuralart.features import FilterConfig
+
+    return FilterConfig(backbone=backbone, weights=weights_option(weights),
+                        layer=None if objective == "class" else (layer or None),
+                        filters=str(filters or "").strip(), objective=objective, class_index=class_index,
+                        negative=bool(negative), mode=mode, steps=steps or None, size=size, seed=seed)
+
+
+def run_filters(*widget_values):
+    """Stream a feature-visualization run: (grid, status, PNG download)."""
+    from neuralart.features import visualize
+
+    try:
+        config = filter_config_from_widgets(*widget_values)
+    except ValueError as error:
+        raise gr.Error(str(error)) from error
+    yield gr.update(), "Loading the network…", gr.update()
+    frames = start_run(lambda: visualize(config))
+    last = None
+    for frame, elapsed in stream_frames(frames):
+        last = frame
+        yield frame.image, status_line(frame, elapsed), gr.update()
+    if last is not None:
+        yield last.image, final_status_line(last, elapsed), write_result(last, "filters", config)
+
+
+def show_feature_maps(photo, backbone, weights, layer):
+    """One forward pass: the photo's feature maps at `layer`, most active channels first (image, status)."""
+    from neuralart.features import feature_maps
+    from neuralart.models import get_backbone
+
+    if not photo:
+        return None, "Upload a photo to see what it does to the chosen layer."
+    maps = start_run(lambda: feature_maps(photo, get_backbone(backbone, weights_option(weights)), layer or None))
+    height, width, channels = maps.shape
+    strongest = ", ".join(f"{channel} ({mean:.3g})" for channel, mean in zip(maps.channels[:5], maps.means[:5]))
+    return maps.grid, (f"{maps.layer}: {channels} maps of {width}x{height}; the {len(maps.channels)} most active "
+                       f"shown, strongest first: {strongest}")
+
+
+def show_kernels(backbone, weights):
+    """The first layer's learned kernels as colour tiles (image, status)."""
+    from neuralart.features import kernel_tiles
+    from neuralart.models import get_backbone
+
+    kernels = start_run(lambda: kernel_tiles(get_backbone(backbone, weights_option(weights))))
+    height, width, _, count = kernels.shape
+    return kernels.grid, f"{kernels.layer}: {count} kernels of {width}x{height}x3, each stretched to full contrast"
+
+
 def build_features_tab() -> None:
-    gr.Markdown("Feature visualization is being built.")
+    from neuralart.features import MODE_STEPS, FilterConfig
+
+    defaults = FilterConfig()
+    gr.Markdown(FEATURES_EXPLANATION)
+    with gr.Row():
+        with gr.Column():
+            backbone = gr.Dropdown(backbone_choices("features"), value=defaults.backbone, label="Network",
+                                   elem_id="features-backbone")
+            weights = gr.Radio(WEIGHT_CHOICES, value="imagenet", label="Weights", elem_id="features-weights")
+            layer = gr.Dropdown(list(REGISTRY[defaults.backbone].feature_layers),
+                                value=features_default_layer(defaults.backbone), label="Layer",
+                                allow_custom_value=True, elem_id="features-layer")
+            filters = gr.Textbox(value=defaults.filters, label="Filters (an index like 3, or a range like 0-15)",
+                                 elem_id="features-filters")
+            objective = gr.Radio([("filter (mean activation)", "channel"), ("unit at the centre", "neuron"),
+                                  ("whole layer (DeepDream-like)", "layer"), ("class score", "class")],
+                                 value=defaults.objective, label="What to maximise", elem_id="features-objective")
+            with gr.Row():
+                class_index = gr.Number(value=defaults.class_index, precision=0, minimum=0, maximum=999,
+                                        label="Class index (class score; needs VGG, Inception or MobileNet)")
+                negative = gr.Checkbox(value=defaults.negative, label="Negative: what it most dislikes")
+            mode = gr.Radio([("quality (Lucid)", "quality"), ("classic (the chapter)", "classic")],
+                            value=defaults.mode, label="Mode", elem_id="features-mode")
+            steps = gr.Slider(0, 1000, value=0, step=1, label=f"Steps (0 = the mode's own: quality "
+                              f"{MODE_STEPS['quality']}, classic {MODE_STEPS['classic']})")
+            size = gr.Slider(32, 512, value=defaults.size, step=16, label="Image size (px)")
+            seed = gr.Number(value=defaults.seed, precision=0, label="Seed", minimum=0)
+            with gr.Row():
+                run = gr.Button("Run", variant="primary", elem_id="features-run")
+                stop = gr.Button("Stop", variant="stop", elem_id="features-stop")
+            add_recipe_drop("filters", {"backbone": backbone, "weights": weights, "filters": filters,
+                                        "objective": objective, "class_index": class_index, "negative": negative,
+                                        "mode": mode, "steps": steps, "size": size, "seed": seed},
+                            extra=lambda config: [features_layer_update(config.backbone, config.layer)],
+                            extra_outputs=[layer], extra_fields=["layer"])
+        with gr.Column():
+            output = gr.Image(label="Visualizations, strongest first", format="png", type="numpy",
+                              interactive=False, elem_id="features-output")
+            status = gr.Textbox(label="Status", interactive=False, elem_id="features-status")
+            download = gr.File(label="Final PNG (with its recipe)", interactive=False, elem_id="features-download")
+    gr.Markdown("### What a photo does to the network\nEach tile is one channel of the layer's output for your "
+                "photo (bright = strong), the most active first; below, the first layer's learned kernels.")
+    with gr.Row():
+        with gr.Column():
+            photo = photo_input("Photo", "features-photo")
+            gr.Examples(EXAMPLE_PHOTOS, inputs=[photo], label="Example photos")
+            maps_layer = gr.Dropdown(list(REGISTRY[defaults.backbone].feature_layers),
+                                     value=features_default_layer(defaults.backbone), label="Layer",
+                                     allow_custom_value=True, elem_id="features-maps-layer")
+            show_kernels_button = gr.Button("Show the first layer's kernels", elem_id="features-kernels-run")
+        with gr.Column():
+            maps_output = gr.Image(label="Feature maps", format="png", type="numpy", interactive=False,
+                                   elem_id="features-maps")
+            maps_status = gr.Textbox(label="Feature maps", interactive=False, elem_id="features-maps-status")
+            kernels_output = gr.Image(label="First-layer kernels", format="png", type="numpy", interactive=False,
+                                      elem_id="features-kernels")
+            kernels_status = gr.Textbox(label="Kernels", interactive=False, elem_id="features-kernels-status")
+    # .input, not .change: a restored recipe sets the backbone and its layer together. The layer dropdowns
+    # accept any name (API callers pick a backbone and its layer in one call); the core checks it.
+    backbone.input(features_layer_update, backbone, layer, queue=False)
+    backbone.change(features_layer_update, backbone, maps_layer, queue=False)
+    inputs = [backbone, weights, layer, filters, objective, class_index, negative, mode, steps, size, seed]
+    event = run.click(run_filters, inputs, [output, status, download], concurrency_id=TF_JOBS,
+                      trigger_mode="once", show_progress_on=[status], api_name="filters")
+    stop.click(None, None, None, cancels=[event])
+    # Click-free: a new photo, layer or set of weights redraws the maps (one forward pass each).
+    maps_inputs, maps_outputs = [photo, backbone, weights, maps_layer], [maps_output, maps_status]
+    photo.change(show_feature_maps, maps_inputs, maps_outputs, concurrency_id=TF_JOBS,
+                 show_progress_on=[maps_status], api_name="featuremaps")
+    for trigger in (maps_layer.change, weights.change):
+        trigger(show_feature_maps, maps_inputs, maps_outputs, concurrency_id=TF_JOBS,
+                show_progress_on=[maps_status], api_visibility="private")
+    show_kernels_button.click(show_kernels, [backbone, weights], [kernels_output, kernels_status],
+                              concurrency_id=TF_JOBS, show_progress_on=[kernels_status], api_name="kernels")
 
 
 # --- Style transfer tab --------------------------------------------------------------------------------------

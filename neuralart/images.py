@@ -363,3 +363,25 @@ def read_recipe(source) -> dict | None:
     except json.JSONDecodeError:
         return None
     return recipe if isinstance(recipe, dict) else None
+
+
+# --- feature visualization: display forms -----------------------------------------------------------------------
+
+def unit_interval_to_uint8(values) -> np.ndarray:
+    """Float 0..1 (numpy or tensor; e.g. a sigmoid's output) to uint8 0..255."""
+    return pixels_to_uint8(np.asarray(values, dtype=np.float32) * 255.0)
+
+
+def stretch_to_uint8(values) -> np.ndarray:
+    """Any float array stretched as a whole to 0..255 (its minimum to 0, its maximum to 255), keeping the
+    proportions between its channels: how a learned colour kernel is shown."""
+    values = np.asarray(values, dtype=np.float32)
+    low, high = float(values.min()), float(values.max())
+    return pixels_to_uint8((values - low) / max(high - low, 1e-8) * 255.0)
+
+
+def enlarge_nearest(image: np.ndarray, min_side: int) -> np.ndarray:
+    """Enlarge a small uint8 image by a whole factor, pixel by pixel (no blur), until its shorter side reaches
+    `min_side`; feature maps and 3x3 kernels stay readable cell by cell. Larger images are returned unchanged."""
+    factor = max(1, -(-min_side // min(image.shape[:2])))
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1) if factor > 1 else image

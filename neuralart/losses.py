@@ -16,3 +16,39 @@ def dream_layer_loss(activation: tf.Tensor, border: int = DREAM_BORDER) -> tf.Te
     activation = tf.cast(activation, tf.float32)
     inner = activation[:, border:-border, border:-border, :] if border else activation
     return tf.reduce_sum(tf.square(inner)) / tf.cast(tf.size(activation), tf.float32)
+
+
+# --- feature visualization objectives
+# Each maps a batch of activations to one value per image, so many filters can be optimised as one batch (image b
+# ascends its own objective; summing the values keeps every image's gradient independent of the others). The
+# forms are those of Olah, Mordvintsev & Schubert (2017), "Feature Visualization", Distill.
+
+def channel_objective(activation: tf.Tensor, channels: tf.Tensor) -> tf.Tensor:
+    """Mean activation of channel `channels[b]` of image b: what one filter responds to, anywhere in the image.
+    activation: (batch, height, width, channels); channels: (batch,) int32."""
+    activation = tf.cast(activation, tf.float32)
+    chosen = tf.gather(activation, channels, axis=3, batch_dims=1)
+    return tf.reduce_mean(chosen, axis=[1, 2])
+
+
+def neuron_objective(activation: tf.Tensor, channels: tf.Tensor) -> tf.Tensor:
+    """Activation of channel `channels[b]` at the centre position only: what one unit responds to, within its
+    receptive field."""
+    activation = tf.cast(activation, tf.float32)
+    centre = activation[:, tf.shape(activation)[1] // 2, tf.shape(activation)[2] // 2, :]
+    return tf.gather(centre, channels, axis=1, batch_dims=1)
+
+
+def layer_objective(activation: tf.Tensor, channels: tf.Tensor | None = None) -> tf.Tensor:
+    """Mean squared activation of the whole layer (the DeepDream objective, per image); `channels` is ignored."""
+    activation = tf.cast(activation, tf.float32)
+    return tf.reduce_mean(tf.square(activation), axis=tf.range(1, tf.rank(activation)))
+
+
+def class_objective(logits: tf.Tensor, classes: tf.Tensor) -> tf.Tensor:
+    """The logit (pre-softmax score) of class `classes[b]` for image b; logits: (batch, classes)."""
+    return tf.gather(tf.cast(logits, tf.float32), classes, axis=1, batch_dims=1)
+
+
+FEATURE_OBJECTIVES = {"channel": channel_objective, "neuron": neuron_objective, "layer": layer_objective,
+                      "class": class_objective}

@@ -1,0 +1,800 @@
+"""Feature visualization: images that show what a filter, a unit, a layer or a class of a network responds to.
+
+Two ways to make them, chosen by `FilterConfig.mode`:
+
+- "classic", the chapter's recipe (Erhan et al. 2009, as Chollet's Keras listing "How convolutional neural
+  networks see the world" writes it): start from a grey image with a little uniform noise, step up the gradient
+  of the filter's mean activation with the gradient normalised to unit RMS (about 20 steps of size 1), skip
+  filters whose activation stays at zero, and show each result normalised to mean 0.5 and spread 0.1.
+- "quality", the default, as Lucid does it (Olah, Mordvintsev & Schubert 2017, "Feature Visualization";
+  Mordvintsev et al. 2018, "Differentiable Image Parameterizations"): the image lives in a scaled Fourier basis
+  (a 1/f spectrum, so every frequency is equally easy to change), in decorrelated ImageNet colour, and passes
+  through a sigmoid so pixels stay in range; Adam optimises it, and the image is randomly shifted, scaled and
+  rotated before every step so that only patterns that survive those changes are rewarded. Results look like
+  textures and object parts rather than high-frequency noise.
+
+In both modes many filters are optimised together as one batch (image b ascends filter b's objective), and each
+filter's random start and transformations come from its own seed, so a filter looks the same whether it is run
+alone or in a grid. Objectives: "channel" (a filter's mean), "neuron" (its centre unit), "layer" (the whole
+layer, DeepDream-like) and "class" (a classifier's logit). `negative=True` finds what a filter most dislikes: the
+pre-ReLU activation is pushed down, because after a ReLU there is nothing below zero to push.
+
+`visualize(config)` yields a `Frame` holding the grid of tiles every `frame_every` steps (filters in index order)
+and closes with the kept filters ordered by achieved activation (`stage_done=True`); `Frame.losses` gives each
+filter's achieved activation ("filter 3": value), grid order first. Also here: `feature_maps` (what a photo does
+to a layer, in one forward pass), `kernel_tiles` (the first layer's learned kernels) and the two measures the
+quality benchmark uses, `robust_activation` and `high_frequency_share`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Iterator, Mapping, Sequence
+
+import numpy as np
+
+from . import images, validation
+from .frames import Frame
+from .models import BACKBONE_NAMES, Backbone, get_backbone
+
+OBJECTIVES = ("channel", "neuron", "layer", "class")
+MODES = ("quality", "classic")
+# Each mode's own step count and step size: the chapter's 20 steps of size 1; Lucid's Adam at 0.05, with more
+# steps because each one is a small move in Fourier space.
+MODE_STEPS = {"classic": 20, "quality": 128}
+MODE_LEARNING_RATES = {"classic": 1.0, "quality": 0.05}
+MAX_FILTERS = 256
+# The chapter's start: uniform noise 0..20 on a grey of 128, in pixel units.
+CLASSIC_GREY = 128.0
+CLASSIC_NOISE = 20.0
+# Lucid's random transformations: scale 0.9..1.1, rotation within 10 degrees, and shifts of a few pixels
+# (here 1/16 of the image side), with grey filling whatever the moved image no longer covers.
+TRANSFORM_SCALE = (0.9, 1.1)
+TRANSFORM_DEGREES = 10.0
+TRANSFORM_SHIFT = 1 / 16
+FILL_GREY = 0.5
+# The square root of ImageNet's RGB colour covariance (as measured for Lucid): column 0 is roughly luminance.
+# Optimising in its coordinates lets one step change brightness and colour in natural proportions.
+COLOUR_CORRELATION_SQRT = np.array([[0.26, 0.09, 0.02],
+                                    [0.27, 0.00, -0.05],
+                                    [0.27, -0.09, 0.03]], dtype=np.float32)
+COLOUR_BASIS = COLOUR_CORRELATION_SQRT / np.max(np.linalg.norm(COLOUR_CORRELATION_SQRT, axis=0))
+SPECTRUM_INIT_STD = 0.01
+# Lucid divides the Fourier image by 4 before the sigmoid; it keeps pixels in the sigmoid's steep middle for
+# longer, where gradients pass through it almost undiminished.
+SPECTRUM_DIVISOR = 4.0
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPSILON = 1e-8
+
+
+# --- configuration -------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class FilterConfig:
+    """Settings of one feature-visualization run. Defaults: the chapter's VGG16 layer, filters 0-15, quality
+    mode; `steps` and `learning_rate` left as None take the mode's own (classic 20 x 1.0, quality 128 x 0.05).
+
+    filters: "0-15", "3" or "0,4,9-12" (an int works too): the channels of `layer` to visualize.
+    layer: None means the backbone's default layer for feature visualization (for "class": its output layer).
+    """
+
+    backbone: str = "vgg16"
+    weights: str | None = "imagenet"
+    layer: str | None = None
+    filters: str = "0-15"
+    objective: str = "channel"
+    class_index: int = 0
+    negative: bool = False
+    mode: str = "quality"
+    steps: int | None = None
+    learning_rate: float | None = None
+    size: int = 128
+    batch_size: int = 16
+    frame_every: int = 8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check = validation.check_number
+        validation.check_choice("backbone", self.backbone, BACKBONE_NAMES + ("custom",))
+        if self.layer is not None and (not isinstance(self.layer, str) or not self.layer.strip()):
+            raise ValueError(f"layer must be a layer name or None, got {self.layer!r}")
+        if isinstance(self.filters, numbers.Integral) and not isinstance(self.filters, bool):
+            object.__setattr__(self, "filters", str(int(self.filters)))
+        parse_filters(self.filters)
+        validation.check_choice("objective", self.objective, OBJECTIVES)
+        object.__setattr__(self, "class_index", check("class_index", self.class_index, 0, 100_000, integer=True))
+        validation.check_choice("mode", self.mode, MODES)
+        object.__setattr__(self, "steps", validation.check_optional_number("steps", self.steps, 1, 5000,
+                                                                           integer=True))
+        object.__setattr__(self, "learning_rate", validation.check_optional_number(
+            "learning_rate", self.learning_rate, 1e-6, 100.0))
+        object.__setattr__(self, "size", check("size", self.size, 32, 512, integer=True))
+        object.__setattr__(self, "batch_size", check("batch_size", self.batch_size, 1, 64, integer=True))
+        object.__setattr__(self, "frame_every", check("frame_every", self.frame_every, 1, 5000, integer=True))
+        object.__setattr__(self, "seed", check("seed", self.seed, 0, 2**31 - 1, integer=True))
+        if not isinstance(self.negative, bool):
+            raise ValueError(f"negative must be true or false, got {self.negative!r}")
+
+    @property
+    def total_steps_per_batch(self) -> int:
+        return self.steps if self.steps is not None else MODE_STEPS[self.mode]
+
+    @property
+    def step_size(self) -> float:
+        return self.learning_rate if self.learning_rate is not None else MODE_LEARNING_RATES[self.mode]
+
+    @property
+    def filter_indices(self) -> tuple[int, ...]:
+        return parse_filters(self.filters)
+
+
+def parse_filters(text) -> tuple[int, ...]:
+    """'0-15' -> (0, ..., 15); '3' -> (3,); '0,4,9-12' -> (0, 4, 9, 10, 11, 12). Duplicates are dropped."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"filters must be an index or a range like 0-15, got {text!r}")
+    indices: list[int] = []
+    for part in (piece.strip() for piece in text.split(",")):
+        first, dash, last = part.partition("-")
+        try:
+            low = int(first)
+            high = int(last) if dash else low
+        except ValueError:
+            raise ValueError(f"filters: {part!r} is not an index or a range like 0-15") from None
+        if low < 0 or high < low:
+            raise ValueError(f"filters: {part!r} must be an index >= 0 or a range low-high with low <= high")
+        if high - low >= MAX_FILTERS or len(indices) + high - low >= MAX_FILTERS:
+            raise ValueError(f"filters: at most {MAX_FILTERS} filters per run")
+        indices.extend(index for index in range(low, high + 1) if index not in indices)
+    return tuple(indices)
+
+
+# --- what a run optimises ------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """A config resolved against a built backbone: the exact layer, targets and sizes."""
+
+    layer: str
+    optimised: str  # which activation the steps push: "output", "pre" (before the nonlinearity) or "revive"
+    measured: str  # which activation is reported as achieved: "output" or "pre"
+    objective: str
+    targets: tuple[int, ...]
+    labels: tuple[str, ...]
+    view_size: tuple[int, int] | None
+    sign: float
+
+    @property
+    def key(self) -> tuple:
+        """What the traced steps depend on (everything else is a tensor argument)."""
+        return (self.layer, self.optimised, self.measured, self.objective, self.view_size is not None)
+
+
+def backbone_for(config: FilterConfig) -> Backbone:
+    """The registry backbone a config names; with its classifier head for the class objective."""
+    return get_backbone(config.backbone, config.weights, include_top=config.objective == "class")
+
+
+def plan_for(config: FilterConfig, backbone: Backbone) -> _Plan:
+    """Resolve and check the layer and targets against the network, before any work starts."""
+    model = backbone.model
+    if config.size < backbone.spec.min_size:
+        raise ValueError(f"{backbone.name} needs images of at least {backbone.spec.min_size} pixels; "
+                         f"size is {config.size}")
+    layer = config.layer or _default_layer(config, backbone)
+    backbone.check_layers([layer])
+    output_rank = len(model.get_layer(layer).output.shape)
+    if config.objective == "class":
+        if output_rank != 2:
+            raise ValueError(f"the class objective needs a classifier output; {layer} of {backbone.name} is a "
+                             "feature map (pick a backbone with a classifier head)")
+        targets, labels = (config.class_index,), (f"class {config.class_index}",)
+    elif output_rank != 4:
+        raise ValueError(f"{layer} is not a convolutional feature map; pick one of "
+                         f"{', '.join(backbone.spec.feature_layers)}")
+    elif config.objective == "layer":
+        targets, labels = (0,), (f"layer {layer}",)
+    else:
+        targets = config.filter_indices
+        labels = tuple(f"{'neuron' if config.objective == 'neuron' else 'filter'} {index}" for index in targets)
+    _check_targets(targets, int(model.get_layer(layer).output.shape[-1]), layer, config.objective)
+    # Class logits are always taken before the softmax, and a filter pushed down before its ReLU; otherwise the
+    # layer's output is measured, as the chapter does. The quality mode revives filters that are silent on its
+    # grey start (no gradient flows back through a ReLU that outputs zero everywhere) by pushing their
+    # pre-activation up until they respond, as Lucid's "redirected ReLU" does.
+    measured = "pre" if config.objective == "class" or config.negative else "output"
+    optimised = "revive" if measured == "output" and config.mode == "quality" else measured
+    fixed = tuple(model.input_shape[1:3])
+    view_size = fixed if all(side is not None for side in fixed) else None
+    return _Plan(layer, optimised, measured, config.objective, tuple(targets), labels, view_size,
+                 -1.0 if config.negative else 1.0)
+
+
+def _default_layer(config: FilterConfig, backbone: Backbone) -> str:
+    if config.objective == "class":
+        return backbone.model.layers[-1].name
+    defaults = backbone.default_layers("features")
+    return next(iter(defaults)) if defaults else backbone.spec.feature_layers[-1]
+
+
+def _check_targets(targets: Sequence[int], count: int, layer: str, objective: str) -> None:
+    if targets and max(targets) >= count:
+        what = "classes" if objective == "class" else "filters"
+        raise ValueError(f"{layer} has {count} {what}; choose indices within 0-{count - 1}")
+
+
+# --- the traced steps ----------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class _Part:
+    """One piece of a layer's activation: a symbolic tensor of the backbone, the function that turns it into
+    the pre-activation, and the nonlinearity that turns that into the layer's output."""
+
+    tensor: object
+    to_pre: object
+    activate: object
+
+
+def _identity(tensor):
+    return tensor
+
+
+def _activation_parts(layer, pre_activation: bool) -> list[_Part]:
+    """Pieces whose pre-activations, concatenated along channels, give `layer`'s activation before its final
+    nonlinearity (and, activated, its output); with `pre_activation` False, the output itself.
+
+    Keras fuses the ReLU into VGG's and SqueezeNet's convolutions and the softmax into the classifier, so the
+    pre-activation is recomputed from the layer's input and weights; Inception's and MobileNet's ReLUs are
+    separate layers, whose input is the pre-activation; a concatenation is resolved branch by branch.
+    """
+    import keras
+    from keras.src.layers.convolutional.base_conv import BaseConv
+
+    if not pre_activation:
+        return [_Part(layer.output, _identity, _identity)]
+    if isinstance(layer, (keras.layers.ReLU, keras.layers.Softmax)):
+        return [_Part(layer.input, _identity, layer)]
+    if isinstance(layer, keras.layers.Activation):
+        return [_Part(layer.input, _identity, layer.activation)]
+    linear = getattr(layer, "activation", None) in (None, keras.activations.linear)
+    if isinstance(layer, (BaseConv, keras.layers.Dense)) and not linear:
+        return [_Part(layer.input, lambda tensor: _linear_part(layer, tensor), layer.activation)]
+    if isinstance(layer, keras.layers.Concatenate) and layer.axis in (-1, 3):
+        parts = []
+        for tensor in layer.input:
+            parts.extend(_activation_parts(tensor._keras_history.operation, True))
+        return parts
+    return [_Part(layer.output, _identity, _identity)]
+
+
+def _linear_part(layer, tensor):
+    """A convolution's or dense layer's output without its activation function."""
+    import keras
+
+    if isinstance(layer, keras.layers.Dense):
+        output = keras.ops.matmul(tensor, layer.kernel)
+    else:
+        output = layer.convolution_op(tensor, layer.kernel)
+    return output + layer.bias if layer.use_bias else output
+
+
+def _objective_function(backbone: Backbone, plan: _Plan, form: str):
+    """images in pixel units (batch, h, w, 3) -> one objective value per image, of the layer's output, its
+    pre-activation, or ("revive") the output where it responds and the pre-activation where it is silent."""
+    return backbone.cached(("features_objective", plan.layer, form, plan.objective),
+                           lambda: _make_objective_function(backbone, plan, form))
+
+
+def _make_objective_function(backbone: Backbone, plan: _Plan, form: str):
+    import keras
+    import tensorflow as tf
+
+    from .losses import FEATURE_OBJECTIVES
+
+    parts = _activation_parts(backbone.model.get_layer(plan.layer), form in ("pre", "revive"))
+    part_model = keras.Model(backbone.model.inputs, [part.tensor for part in parts], name="features_parts")
+    objective = FEATURE_OBJECTIVES[plan.objective]
+    input_space = backbone.input_space
+
+    def concatenated(pieces):
+        return tf.concat(pieces, axis=-1) if len(pieces) > 1 else pieces[0]
+
+    def values(pixels, targets):
+        outputs = tf.nest.flatten(part_model(input_space.to_model(pixels), training=False))
+        pre = [part.to_pre(output) for part, output in zip(parts, outputs)]
+        if form != "revive":
+            return objective(concatenated(pre), targets)
+        output_values = objective(concatenated([part.activate(piece) for part, piece in zip(parts, pre)]),
+                                  targets)
+        return tf.where(output_values > 0, output_values, objective(concatenated(pre), targets))
+    return values
+
+
+def _to_view(pixels, view_size, fixed: bool):
+    """A network with a fixed input size (a classifier head) sees the image resized to that size."""
+    import tensorflow as tf
+
+    return tf.image.resize(pixels, view_size) if fixed else pixels
+
+
+def evaluation_function(backbone: Backbone, plan: _Plan):
+    """Traced forward pass: (pixels, targets, view size) -> objective per image."""
+    return backbone.cached(("features_evaluate",) + plan.key, lambda: _make_evaluation(backbone, plan))
+
+
+def _make_evaluation(backbone: Backbone, plan: _Plan):
+    import tensorflow as tf
+
+    values = _objective_function(backbone, plan, plan.measured)
+    fixed = plan.view_size is not None
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
+                                  tf.TensorSpec([None], tf.int32), tf.TensorSpec([2], tf.int32)])
+    def evaluate(pixels, targets, view_size):
+        return values(_to_view(pixels, view_size, fixed), targets)
+    return evaluate
+
+
+def classic_function(backbone: Backbone, plan: _Plan):
+    """Traced classic ascent: several steps per call of image += step * gradient / rms(gradient), per image."""
+    return backbone.cached(("features_classic",) + plan.key, lambda: _make_classic(backbone, plan))
+
+
+def _make_classic(backbone: Backbone, plan: _Plan):
+    import tensorflow as tf
+
+    values = _objective_function(backbone, plan, plan.optimised)
+    fixed = plan.view_size is not None
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, None, None, 3], tf.float32),  # images in pixel units, one per target
+        tf.TensorSpec([None], tf.int32),  # targets (filter or class index per image)
+        tf.TensorSpec([], tf.int32),  # steps to take
+        tf.TensorSpec([], tf.float32),  # step size
+        tf.TensorSpec([], tf.float32),  # sign: +1 ascends, -1 descends
+        tf.TensorSpec([2], tf.int32),  # the network's input size when it is fixed
+    ])
+    def ascend(pixels, targets, steps, step_size, sign, view_size):
+        for _ in tf.range(steps):
+            with tf.GradientTape() as tape:
+                tape.watch(pixels)
+                objective = sign * tf.reduce_sum(values(_to_view(pixels, view_size, fixed), targets))
+            gradient = tape.gradient(objective, pixels)
+            # The chapter's normalisation, per image so each filter moves as it would alone: a dead filter's
+            # zero gradient stays zero, and its image stops changing.
+            rms = tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=[1, 2, 3], keepdims=True))
+            pixels = pixels + step_size * gradient / (rms + 1e-5)
+        return pixels
+    return ascend
+
+
+def quality_function(backbone: Backbone, plan: _Plan):
+    """Traced quality ascent: Adam on a Fourier-parameterized, colour-decorrelated image under random
+    transformations; several steps per call. The Adam state travels in and out as tensors, so no variable ties
+    the trace to one image size or batch."""
+    return backbone.cached(("features_quality",) + plan.key, lambda: _make_quality(backbone, plan))
+
+
+def _make_quality(backbone: Backbone, plan: _Plan):
+    import tensorflow as tf
+
+    values = _objective_function(backbone, plan, plan.optimised)
+    spectrum_spec = tf.TensorSpec([None, 3, None, None, 2], tf.float32)
+    beta1, beta2 = ADAM_BETAS
+
+    @tf.function(input_signature=[
+        spectrum_spec, spectrum_spec, spectrum_spec,  # the spectrum and Adam's two moment estimates
+        tf.TensorSpec([], tf.float32),  # steps taken so far (Adam's bias correction)
+        tf.TensorSpec([None, None], tf.float32),  # per-frequency scale (1/f)
+        tf.TensorSpec([2], tf.int32),  # image height and width
+        tf.TensorSpec([None, None, 8], tf.float32),  # one random transformation per step and image
+        tf.TensorSpec([2], tf.int32),  # the size the network sees
+        tf.TensorSpec([None], tf.int32),  # targets
+        tf.TensorSpec([], tf.float32),  # learning rate
+        tf.TensorSpec([], tf.float32),  # sign
+    ])
+    def ascend(spectrum, first_moment, second_moment, taken, frequency_scale, image_size, transforms,
+               view_size, targets, learning_rate, sign):
+        for index in tf.range(tf.shape(transforms)[0]):
+            with tf.GradientTape() as tape:
+                tape.watch(spectrum)
+                unit = spectrum_to_unit_image(spectrum, frequency_scale, image_size)
+                seen = apply_transforms(unit, transforms[index], view_size)
+                objective = sign * tf.reduce_sum(values(seen * 255.0, targets))
+            gradient = tape.gradient(objective, spectrum)
+            taken += 1.0
+            first_moment = beta1 * first_moment + (1 - beta1) * gradient
+            second_moment = beta2 * second_moment + (1 - beta2) * tf.square(gradient)
+            corrected_first = first_moment / (1 - beta1 ** taken)
+            corrected_second = second_moment / (1 - beta2 ** taken)
+            spectrum = spectrum + learning_rate * corrected_first / (tf.sqrt(corrected_second) + ADAM_EPSILON)
+        return spectrum, first_moment, second_moment, taken
+    return ascend
+
+
+# --- the quality mode's image parameterization and transformations ------------------------------------------
+
+def frequency_scale(height: int, width: int) -> np.ndarray:
+    """Per-frequency scale of the Fourier parameterization: 1/f, capped at the lowest frequency, times
+    sqrt(pixels) so that the inverse FFT is unitary and a step in spectrum space is a step in pixel space.
+    Shape (height, width // 2 + 1), matching a real 2-D FFT."""
+    vertical = np.fft.fftfreq(height)[:, None]
+    horizontal = np.fft.rfftfreq(width)[None, :]
+    frequency = np.sqrt(vertical ** 2 + horizontal ** 2)
+    scale = 1.0 / np.maximum(frequency, 1.0 / max(height, width))
+    return (scale * math.sqrt(height * width)).astype(np.float32)
+
+
+def spectrum_to_unit_image(spectrum, scale, image_size):
+    """Spectra (batch, 3, h, w//2+1, real/imaginary) to images (batch, h, w, 3) in 0..1 (TF ops).
+
+    The inverse FFT gives an image in decorrelated colour coordinates; the colour basis turns it into RGB and a
+    sigmoid keeps every pixel within range without clipping (which would stop gradients).
+    """
+    import tensorflow as tf
+
+    complex_spectrum = tf.complex(spectrum[..., 0] * scale, spectrum[..., 1] * scale)
+    planes = tf.signal.irfft2d(complex_spectrum, fft_length=image_size)
+    decorrelated = tf.transpose(planes, [0, 2, 3, 1]) / SPECTRUM_DIVISOR
+    rgb = tf.einsum("bhwc,rc->bhwr", decorrelated, tf.constant(COLOUR_BASIS))
+    return tf.sigmoid(rgb)
+
+
+def apply_transforms(unit, transforms, output_size):
+    """Warp each image (batch, h, w, 3) by its own projective transform (batch, 8) into `output_size`,
+    filling uncovered pixels with grey (TF op, bilinear, differentiable)."""
+    import tensorflow as tf
+
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=unit, transforms=transforms, output_shape=output_size, fill_value=FILL_GREY,
+        interpolation="BILINEAR", fill_mode="CONSTANT")
+
+
+def random_transforms(rng: np.random.Generator, count: int, image_size: tuple[int, int],
+                      view_size: tuple[int, int] | None = None) -> np.ndarray:
+    """`count` random shift/scale/rotation transforms (count, 8) for `apply_transforms`, drawn from `rng`.
+
+    Each maps a pixel of the output (the view, `view_size`, by default the image's own size) to the point of the
+    image it samples: rotate and scale about the centre, then shift. Scales are drawn log-uniformly so zooming
+    in and out are equally likely.
+    """
+    height, width = image_size
+    view_height, view_width = view_size or image_size
+    scales = np.exp(rng.uniform(np.log(TRANSFORM_SCALE[0]), np.log(TRANSFORM_SCALE[1]), count))
+    angles = np.deg2rad(rng.uniform(-TRANSFORM_DEGREES, TRANSFORM_DEGREES, count))
+    reach = max(1.0, TRANSFORM_SHIFT * min(height, width))
+    shifts = rng.uniform(-reach, reach, (count, 2))
+    return np.stack([_view_to_image(scale, angle, shift, (height, width), (view_height, view_width))
+                     for scale, angle, shift in zip(scales, angles, shifts)]).astype(np.float32)
+
+
+def _view_to_image(scale: float, angle: float, shift, image_size, view_size) -> np.ndarray:
+    """The 8 transform parameters for one view: x_image = A @ x_view + b, as ImageProjectiveTransform wants."""
+    (height, width), (view_height, view_width) = image_size, view_size
+    cosine, sine = math.cos(angle), math.sin(angle)
+    ratio_x, ratio_y = width / view_width, height / view_height
+    # Columns: how one view pixel to the right / down moves in the image (rotated, scaled, resized).
+    a = np.array([[cosine * ratio_x, -sine * ratio_y], [sine * ratio_x, cosine * ratio_y]]) / scale
+    view_centre = np.array([(view_width - 1) / 2, (view_height - 1) / 2])
+    image_centre = np.array([(width - 1) / 2, (height - 1) / 2])
+    b = image_centre + np.asarray(shift) - a @ view_centre
+    return np.array([a[0, 0], a[0, 1], b[0], a[1, 0], a[1, 1], b[1], 0.0, 0.0])
+
+
+def _target_rng(seed: int, target: int) -> np.random.Generator:
+    """Each target's own random stream, so a filter's result does not depend on which others share its batch."""
+    return np.random.default_rng([seed, target])
+
+
+# --- the two modes, one batch at a time ----------------------------------------------------------------------
+
+class _ClassicBatch:
+    """The chapter's recipe for a batch of targets: state is the images themselves, in pixel units."""
+
+    def __init__(self, config: FilterConfig, backbone: Backbone, plan: _Plan, targets: tuple[int, ...]):
+        import tensorflow as tf
+
+        self.plan = plan
+        self.ascend = classic_function(backbone, plan)
+        self.evaluate = evaluation_function(backbone, plan)
+        self.pixels = tf.constant(np.stack([grey_noise_start(config.size, _target_rng(config.seed, target))
+                                            for target in targets]))
+        self.targets = tf.constant(targets, tf.int32)
+        self.step_size = tf.constant(config.step_size, tf.float32)
+        self.view_size = tf.constant(plan.view_size or (config.size, config.size), tf.int32)
+
+    def advance(self, steps: int) -> None:
+        import tensorflow as tf
+
+        self.pixels = self.ascend(self.pixels, self.targets, tf.constant(steps, tf.int32), self.step_size,
+                                  tf.constant(self.plan.sign, tf.float32), self.view_size)
+
+    def values(self) -> np.ndarray:
+        return self.evaluate(self.pixels, self.targets, self.view_size).numpy()
+
+    def tiles(self) -> list[np.ndarray]:
+        # The chapter's deprocessing, each filter's image on its own.
+        return [images.normalize_for_display(image) for image in self.pixels.numpy()]
+
+
+def grey_noise_start(size: int, rng: np.random.Generator) -> np.ndarray:
+    """The chapter's starting image: grey 128 plus uniform noise 0..20, float pixels (size, size, 3)."""
+    return (rng.random((size, size, 3)) * CLASSIC_NOISE + CLASSIC_GREY).astype(np.float32)
+
+
+class _QualityBatch:
+    """Lucid's recipe for a batch of targets: state is the spectra plus Adam's moments."""
+
+    def __init__(self, config: FilterConfig, backbone: Backbone, plan: _Plan, targets: tuple[int, ...]):
+        import tensorflow as tf
+
+        size = config.size
+        self.plan = plan
+        self.ascend = quality_function(backbone, plan)
+        self.evaluate = evaluation_function(backbone, plan)
+        self.rngs = [_target_rng(config.seed, target) for target in targets]
+        shape = (3, size, size // 2 + 1, 2)
+        self.spectrum = tf.constant(np.stack([rng.normal(0.0, SPECTRUM_INIT_STD, shape) for rng in self.rngs]),
+                                    tf.float32)
+        self.first_moment = tf.zeros_like(self.spectrum)
+        self.second_moment = tf.zeros_like(self.spectrum)
+        self.taken = tf.constant(0.0)
+        self.scale = tf.constant(frequency_scale(size, size))
+        self.image_size = tf.constant((size, size), tf.int32)
+        self.view_size = plan.view_size or (size, size)
+        self.targets = tf.constant(targets, tf.int32)
+        self.learning_rate = tf.constant(config.step_size, tf.float32)
+
+    def advance(self, steps: int) -> None:
+        import tensorflow as tf
+
+        size = tuple(int(side) for side in self.image_size.numpy())
+        per_target = [random_transforms(rng, steps, size, self.view_size) for rng in self.rngs]
+        transforms = tf.constant(np.stack(per_target, axis=1))  # (steps, batch, 8)
+        self.spectrum, self.first_moment, self.second_moment, self.taken = self.ascend(
+            self.spectrum, self.first_moment, self.second_moment, self.taken, self.scale, self.image_size,
+            transforms, tf.constant(self.view_size, tf.int32), self.targets, self.learning_rate,
+            tf.constant(self.plan.sign, tf.float32))
+
+    def unit_images(self):
+        return spectrum_to_unit_image(self.spectrum, self.scale, self.image_size)
+
+    def values(self) -> np.ndarray:
+        import tensorflow as tf
+
+        return self.evaluate(self.unit_images() * 255.0, self.targets,
+                             tf.constant(self.view_size, tf.int32)).numpy()
+
+    def tiles(self) -> list[np.ndarray]:
+        return [images.unit_interval_to_uint8(image) for image in self.unit_images().numpy()]
+
+
+_BATCH_CLASSES = {"classic": _ClassicBatch, "quality": _QualityBatch}
+
+
+# --- the run -------------------------------------------------------------------------------------------------
+
+def visualize(config: FilterConfig = FilterConfig(), backbone: Backbone | None = None) -> Iterator[Frame]:
+    """Visualize the configured filters (or unit, layer, class), yielding the grid as it forms.
+
+    The layer and filters are checked against the network before this returns, so mistakes surface at once.
+    """
+    backbone = backbone or backbone_for(config)
+    return _FilterRun(config, backbone, plan_for(config, backbone)).frames()
+
+
+@dataclasses.dataclass(frozen=True)
+class Rendering:
+    """A finished run, tile by tile: each target's image and achieved activation, and the kept ones in grid
+    order (achieved activation, best first; dead filters left out)."""
+
+    tiles: Mapping[int, np.ndarray]
+    values: Mapping[int, float]
+    kept: tuple[int, ...]
+
+
+def render(config: FilterConfig, backbone: Backbone | None = None) -> Rendering:
+    """Run `visualize` to the end and return the tiles one by one (the benchmark and tests compare them)."""
+    backbone = backbone or backbone_for(config)
+    run = _FilterRun(config, backbone, plan_for(config, backbone))
+    for _ in run.frames():
+        pass
+    return Rendering(tiles=dict(run.tiles), values=dict(run.values), kept=run.kept())
+
+
+class _FilterRun:
+    """The state of one run, created inside `visualize` and never shared."""
+
+    def __init__(self, config: FilterConfig, backbone: Backbone, plan: _Plan):
+        self.config = config
+        self.backbone = backbone
+        self.plan = plan
+        self.labels = dict(zip(plan.targets, plan.labels))
+        size = config.batch_size
+        self.batches = [plan.targets[start:start + size] for start in range(0, len(plan.targets), size)]
+        self.steps_per_batch = config.total_steps_per_batch
+        self.total_steps = self.steps_per_batch * len(self.batches)
+        self.steps = 0
+        self.tiles: dict[int, np.ndarray] = {}
+        self.values: dict[int, float] = {}
+
+    def frames(self) -> Iterator[Frame]:
+        batch_class = _BATCH_CLASSES[self.config.mode]
+        for number, targets in enumerate(self.batches, start=1):
+            batch = batch_class(self.config, self.backbone, self.plan, targets)
+            for chunk in self._chunks():
+                batch.advance(chunk)
+                self.steps += chunk
+                self.tiles.update(zip(targets, batch.tiles()))
+                self.values.update(zip(targets, (float(value) for value in batch.values())))
+                if self.steps < self.total_steps:
+                    yield self._progress_frame(number)
+        yield self._final_frame()
+
+    def _chunks(self) -> Iterator[int]:
+        remaining = self.steps_per_batch
+        while remaining > 0:
+            chunk = min(self.config.frame_every, remaining)
+            remaining -= chunk
+            yield chunk
+
+    def kept(self) -> tuple[int, ...]:
+        """The chapter's kept filters: those whose (signed) objective rose above zero, best first."""
+        sign = self.plan.sign
+        alive = [target for target in self.tiles if sign * self.values[target] > 0]
+        return tuple(sorted(alive, key=lambda target: sign * self.values[target], reverse=True))
+
+    def _progress_frame(self, batch_number: int) -> Frame:
+        targets = [target for target in self.plan.targets if target in self.tiles]
+        stage = f"{self.plan.layer} · batch {batch_number}/{len(self.batches)}"
+        return Frame(image=images.image_grid([self.tiles[target] for target in targets]), step=self.steps,
+                     total_steps=self.total_steps, losses=self._losses(targets), stage=stage)
+
+    def _final_frame(self) -> Frame:
+        kept = self.kept()
+        # When nothing responded, show every tile anyway: a blank result would explain nothing.
+        shown = kept or self.plan.targets
+        rest = [target for target in self.plan.targets if target not in kept]
+        stage = f"{self.plan.layer} · kept {len(kept)} of {len(self.plan.targets)}"
+        return Frame(image=images.image_grid([self.tiles[target] for target in shown]), step=self.total_steps,
+                     total_steps=self.total_steps, losses=self._losses(list(kept) + rest), stage=stage,
+                     stage_done=True)
+
+    def _losses(self, targets) -> dict[str, float]:
+        return {self.labels[target]: self.values[target] for target in targets}
+
+
+# --- measures of quality (the benchmark's and the tests') ---------------------------------------------------
+
+def high_frequency_share(image: np.ndarray) -> float:
+    """Share of an image's spectral power (mean removed, summed over colour channels) at radial frequencies
+    above half the Nyquist frequency (0.25 cycles per pixel): near 0.6 for white noise, a few percent for
+    photographs."""
+    values = np.asarray(image, dtype=np.float64)
+    values = values - values.mean(axis=(0, 1), keepdims=True)
+    power = np.abs(np.fft.fft2(values, axes=(0, 1))) ** 2
+    vertical = np.fft.fftfreq(values.shape[0])[:, None]
+    horizontal = np.fft.fftfreq(values.shape[1])[None, :]
+    high = np.sqrt(vertical ** 2 + horizontal ** 2) > 0.25
+    total = power.sum()
+    return float(power[high].sum() / total) if total > 0 else 0.0
+
+
+def robust_activation(tiles: Sequence[np.ndarray], targets: Sequence[int], config: FilterConfig,
+                      backbone: Backbone, count: int = 16, seed: int = 12345) -> np.ndarray:
+    """Each uint8 tile's objective (for its target, as `config` defines it) averaged over `count` random
+    shift/scale/rotation versions of it: how well a visualization holds up when it is not seen exactly as it was
+    optimised. Draws its own transformations from `seed`, independent of the run's."""
+    import tensorflow as tf
+
+    plan = plan_for(config, backbone)
+    evaluate = evaluation_function(backbone, plan)
+    results = []
+    for tile, target in zip(tiles, targets):
+        size = tile.shape[:2]
+        view = plan.view_size or size
+        transforms = random_transforms(np.random.default_rng([seed, target]), count, size, view)
+        unit = np.repeat((tile.astype(np.float32) / 255.0)[None], count, axis=0)
+        seen = apply_transforms(tf.constant(unit), tf.constant(transforms), tf.constant(view, tf.int32))
+        values = evaluate(seen * 255.0, tf.constant([target] * count, tf.int32), tf.constant(view, tf.int32))
+        results.append(float(tf.reduce_mean(values)))
+    return np.asarray(results)
+
+
+# --- what a photo does to a layer, and the first layer's kernels --------------------------------------------
+
+MAX_FEATURE_MAPS = 512
+TILE_SIDE = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureMaps:
+    """A photo's activation at one layer, shown as a grid of grey tiles (each channel stretched on its own),
+    ranked by mean activation, strongest first.
+
+    grid: uint8 (height, width, 3); shape: the layer's output (height, width, channels);
+    channels: the channels shown, in grid order; means: their mean activations.
+    """
+
+    grid: np.ndarray
+    layer: str
+    shape: tuple[int, int, int]
+    channels: tuple[int, ...]
+    means: tuple[float, ...]
+
+
+def feature_maps(image, backbone: Backbone, layer: str | None = None, *, count: int = 64,
+                 max_side: int = 512, tile_side: int = TILE_SIDE) -> FeatureMaps:
+    """One forward pass of `image` (a path, PIL image or uint8 array) to `layer` (default: the backbone's usual
+    layer for feature visualization); the `count` most active channels as a grid."""
+    count = validation.check_number("count", count, 1, MAX_FEATURE_MAPS, integer=True)
+    max_side = validation.check_number("max_side", max_side, 32, 4096, integer=True)
+    layer = layer or _default_layer(FilterConfig(objective="channel"), backbone)
+    backbone.check_layers([layer])
+    if len(backbone.model.get_layer(layer).output.shape) != 4:
+        raise ValueError(f"{layer} is not a convolutional feature map")
+    pixels = images.uint8_to_pixels(images.load_image(image, max_side=max_side))
+    pixels = _fit_fixed_input(pixels, backbone)
+    activation = _forward_function(backbone, layer)(pixels[None]).numpy()[0]
+    means = activation.mean(axis=(0, 1))
+    ranked = np.argsort(-means, kind="stable")[:count]
+    stretched = images.normalize_channels(activation[..., ranked])
+    tiles = [images.enlarge_nearest(stretched[..., index], tile_side) for index in range(len(ranked))]
+    return FeatureMaps(grid=images.image_grid(tiles), layer=layer, shape=tuple(int(side) for side in activation.shape),
+                       channels=tuple(int(channel) for channel in ranked),
+                       means=tuple(float(means[channel]) for channel in ranked))
+
+
+def _fit_fixed_input(pixels: np.ndarray, backbone: Backbone) -> np.ndarray:
+    """Networks built for one input size (MobileNet with ImageNet weights) see the photo resized to it."""
+    fixed = tuple(backbone.model.input_shape[1:3])
+    if all(side is not None for side in fixed) and pixels.shape[:2] != fixed:
+        return images.uint8_to_pixels(images.resize_uint8(images.pixels_to_uint8(pixels), fixed))
+    return pixels
+
+
+def _forward_function(backbone: Backbone, layer: str):
+    """Traced forward pass from pixels (batch, h, w, 3) to one layer's output, cached per backbone."""
+    def build():
+        import tensorflow as tf
+
+        model = backbone.layer_model((layer,))
+        input_space = backbone.input_space
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        def forward(pixels):
+            return model(input_space.to_model(pixels), training=False)
+        return forward
+    return backbone.cached(("features_forward", layer), build)
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelTiles:
+    """The first convolution's kernels as colour tiles (each stretched on its own to 0..255, in RGB order).
+
+    grid: uint8 image; layer: the convolution's name; shape: its kernel's (height, width, 3, filters)."""
+
+    grid: np.ndarray
+    layer: str
+    shape: tuple[int, int, int, int]
+
+
+def kernel_tiles(backbone: Backbone, tile_side: int = 32) -> KernelTiles:
+    """Read the first layer's learned kernels with `get_weights()`, as the chapter does, and tile them."""
+    layer = first_colour_convolution(backbone)
+    kernel = np.asarray(layer.get_weights()[0], dtype=np.float32)
+    if backbone.input_space.bgr:
+        kernel = kernel[:, :, ::-1, :]  # The kernel's input channels follow the network's (BGR) order.
+    tiles = [images.enlarge_nearest(images.stretch_to_uint8(kernel[..., index]), tile_side)
+             for index in range(kernel.shape[-1])]
+    return KernelTiles(grid=images.image_grid(tiles), layer=layer.name, shape=tuple(kernel.shape))
+
+
+def first_colour_convolution(backbone: Backbone):
+    """The first layer with a 2-D convolution kernel over the 3 colour channels."""
+    for layer in backbone.model.layers:
+        weights = layer.weights
+        if weights and len(weights[0].shape) == 4 and weights[0].shape[2] == 3:
+            return layer
+    raise ValueError(f"{backbone.name} has no convolution over the colour channels")

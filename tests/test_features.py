@@ -1,0 +1,465 @@
+"""Feature visualization: property checks on tiny random backbones, the chapter's recipe step by step, the CLI
+and the app's handlers, and real-weights checks on SqueezeNet (skipped when its weights are absent)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from neuralart import images, recipes
+from neuralart.features import (
+    CLASSIC_GREY,
+    CLASSIC_NOISE,
+    FilterConfig,
+    _activation_parts,
+    classic_function,
+    feature_maps,
+    grey_noise_start,
+    high_frequency_share,
+    kernel_tiles,
+    parse_filters,
+    plan_for,
+    quality_function,
+    render,
+    robust_activation,
+    visualize,
+)
+from tests.conftest import ROOT, make_tiny_model, shared_image
+
+FAST = dict(backbone="custom", weights=None, layer="conv2", filters="0-5", size=32, frame_every=4)
+
+
+def config(**overrides) -> FilterConfig:
+    return FilterConfig(**{**FAST, **overrides})
+
+
+def alive(values: dict[int, float]) -> list[int]:
+    return [target for target, value in values.items() if value > 0]
+
+
+# --- tiny backbones beyond the shared one ----------------------------------------------------------------------
+
+def _classifier(input_size: int | None = None, classes: int = 5):
+    import keras
+
+    features = make_tiny_model(seed=1)
+    inputs = keras.Input((input_size, input_size, 3), name="input")
+    x = inputs
+    for layer in features.layers[1:]:
+        x = layer(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="tiny_classifier")
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier():
+    """A tiny random network with a softmax classifier head (for the class objective)."""
+    from neuralart.models import backbone_from_model
+
+    return backbone_from_model(_classifier(), images.CAFFE, name="custom")
+
+
+@pytest.fixture(scope="module")
+def fixed_size_classifier():
+    """A tiny classifier built for 40x40 inputs only, like VGG16 with its head."""
+    from neuralart.models import backbone_from_model
+
+    return backbone_from_model(_classifier(input_size=40), images.CAFFE, name="custom")
+
+
+@pytest.fixture(scope="module")
+def backbone_with_dead_filter():
+    """The tiny network with filter 1 of conv1 silenced (zero kernel, negative bias: its ReLU is 0 everywhere
+    for every image) and filter 2 asleep on grey (it sums its 3x3x3 inputs and fires only where they average
+    above 40, i.e. pixels brighter than about 160)."""
+    from neuralart.models import backbone_from_model
+
+    model = make_tiny_model(seed=2)
+    kernel, bias = model.get_layer("conv1").get_weights()
+    kernel[..., 1] = 0.0
+    bias[1] = -1.0
+    kernel[..., 2] = 0.01
+    bias[2] = -0.01 * 27 * 40
+    model.get_layer("conv1").set_weights([kernel, bias])
+    return backbone_from_model(model, images.CAFFE, name="custom")
+
+
+# --- the config ------------------------------------------------------------------------------------------------
+
+def test_parse_filters_accepts_indices_ranges_and_lists():
+    assert parse_filters("0-15") == tuple(range(16))
+    assert parse_filters("3") == (3,)
+    assert parse_filters(" 0, 4 ,9-11,4") == (0, 4, 9, 10, 11)
+
+
+@pytest.mark.parametrize("text", ["", "a", "5-2", "-3", "1-", "0-300", None, "0-200,300-400"])
+def test_parse_filters_refuses_nonsense(text):
+    with pytest.raises(ValueError, match="filters"):
+        parse_filters(text)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("objective", "texture"), ("mode", "fast"), ("size", float("nan")), ("size", 10_000), ("size", 8),
+    ("steps", 0), ("steps", 1e9), ("learning_rate", float("inf")), ("negative", "yes"), ("class_index", -1),
+    ("batch_size", 0), ("seed", 1.5), ("layer", ""), ("backbone", "resnet"), ("filters", True),
+])
+def test_config_refuses_bad_values(field, value):
+    with pytest.raises(ValueError):
+        FilterConfig(**{field: value})
+
+
+def test_config_defaults_follow_the_mode():
+    assert FilterConfig(mode="classic").total_steps_per_batch == 20
+    assert FilterConfig(mode="classic").step_size == 1.0
+    assert FilterConfig(mode="quality").total_steps_per_batch == 128
+    assert FilterConfig(mode="quality", steps=7, learning_rate=0.1).step_size == 0.1
+    assert FilterConfig(filters=3).filters == "3"
+
+
+def test_recipe_round_trip():
+    original = FilterConfig(layer="block1_conv1", filters="2-5", mode="classic", negative=True, steps=33)
+    restored = recipes.config_from_recipe(recipes.recipe_for("filters", original), "filters")
+    assert restored == original
+
+
+def test_plan_checks_layer_filters_and_size(tiny_backbone):
+    with pytest.raises(ValueError, match="conv2 has 16 filters"):
+        plan_for(config(filters="10-16"), tiny_backbone)
+    with pytest.raises(ValueError, match="no layer named"):
+        plan_for(config(layer="block3_conv1"), tiny_backbone)
+    with pytest.raises(ValueError, match="classifier"):
+        plan_for(config(objective="class"), tiny_backbone)
+    assert plan_for(config(layer=None), tiny_backbone).layer == "conv2"  # the backbone's default
+
+
+# --- every objective moves the right way, in both modes ------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["classic", "quality"])
+@pytest.mark.parametrize("objective", ["channel", "neuron", "layer"])
+def test_objective_increases(tiny_backbone, mode, objective):
+    early = render(config(mode=mode, objective=objective, steps=1), tiny_backbone).values
+    late = render(config(mode=mode, objective=objective, steps=24), tiny_backbone).values
+    assert alive(late), "no target responded at all"
+    for target in alive(early):
+        assert late[target] > early[target], (target, early[target], late[target])
+
+
+@pytest.mark.parametrize("mode", ["classic", "quality"])
+def test_class_objective_increases(tiny_classifier, mode):
+    settings = dict(mode=mode, objective="class", class_index=3, layer=None)
+    early = render(config(steps=1, **settings), tiny_classifier).values[3]
+    late = render(config(steps=24, **settings), tiny_classifier).values[3]
+    assert late > early
+
+
+@pytest.mark.parametrize("mode", ["classic", "quality"])
+def test_negative_objective_decreases_pre_activation(tiny_backbone, mode):
+    early = render(config(mode=mode, negative=True, steps=1), tiny_backbone).values
+    late = render(config(mode=mode, negative=True, steps=24), tiny_backbone).values
+    assert all(late[target] < early[target] for target in late)
+
+
+def test_fixed_input_networks_see_the_image_resized(fixed_size_classifier):
+    for mode in ("classic", "quality"):
+        frames = list(visualize(config(mode=mode, objective="class", layer=None, size=48, steps=4),
+                                fixed_size_classifier))
+        assert frames[-1].image.shape == (52, 52, 3)  # one 48-pixel tile plus the grid's padding
+
+
+# --- the chapter's recipe --------------------------------------------------------------------------------------
+
+def test_classic_starts_from_grey_with_small_noise():
+    start = grey_noise_start(64, np.random.default_rng(0))
+    assert start.shape == (64, 64, 3) and start.dtype == np.float32
+    assert CLASSIC_GREY <= start.min() and start.max() < CLASSIC_GREY + CLASSIC_NOISE
+    assert start.mean() == pytest.approx(CLASSIC_GREY + CLASSIC_NOISE / 2, abs=0.5)
+
+
+def test_classic_step_is_the_unit_rms_normalised_gradient(tiny_backbone):
+    """One traced step equals image + 1 * gradient / (rms(gradient) + 1e-5), per image, computed here with a
+    plain GradientTape on the layer's output."""
+    import tensorflow as tf
+
+    plan = plan_for(config(mode="classic"), tiny_backbone)
+    ascend = classic_function(tiny_backbone, plan)
+    rng = np.random.default_rng(0)
+    start = np.stack([grey_noise_start(32, rng) for _ in range(2)])
+    targets = tf.constant([0, 5], tf.int32)
+    stepped = ascend(tf.constant(start), targets, tf.constant(1), tf.constant(1.0), tf.constant(1.0),
+                     tf.constant([32, 32])).numpy()
+    model = tiny_backbone.layer_model(("conv2",))
+    for index, target in enumerate([0, 5]):
+        image = tf.constant(start[index:index + 1])
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            activation = model(tiny_backbone.input_space.to_model(image))
+            loss = tf.reduce_mean(activation[..., target])
+        gradient = tape.gradient(loss, image).numpy()[0]
+        rms = np.sqrt(np.mean(gradient ** 2))
+        expected = start[index] + gradient / (rms + 1e-5)
+        np.testing.assert_allclose(stepped[index], expected, rtol=1e-4, atol=1e-3)
+        # The step's own RMS is 1 (up to the chapter's 1e-5 guard against a zero gradient).
+        step_rms = np.sqrt(np.mean((stepped[index] - start[index]) ** 2))
+        assert step_rms == pytest.approx(rms / (rms + 1e-5), rel=1e-3)
+
+
+def test_classic_skips_dead_filters(backbone_with_dead_filter):
+    settings = config(mode="classic", layer="conv1", filters="0-3", steps=6)
+    result = render(settings, backbone_with_dead_filter)
+    assert result.values[1] == 0.0 and result.values[2] == 0.0  # dead, and asleep on the grey start
+    assert set(result.kept) == {0, 3}
+    final = list(visualize(settings, backbone_with_dead_filter))[-1]
+    assert final.image.shape == images.image_grid([result.tiles[k] for k in result.kept]).shape
+    assert final.stage.endswith("kept 2 of 4")
+
+
+def test_classic_tiles_are_normalised_for_display(tiny_backbone):
+    result = render(config(mode="classic", steps=5), tiny_backbone)
+    for target in alive(result.values):
+        tile = result.tiles[target].astype(np.float32) / 255
+        assert tile.mean() == pytest.approx(0.5, abs=0.02)
+        assert tile.std() == pytest.approx(0.1, abs=0.02)
+
+
+def test_grid_is_ordered_by_achieved_activation(tiny_backbone):
+    settings = config(mode="classic", filters="0-7", steps=6)
+    result = render(settings, tiny_backbone)
+    ordered = sorted(alive(result.values), key=lambda target: -result.values[target])
+    assert list(result.kept) == ordered and len(ordered) >= 2
+    final = list(visualize(settings, tiny_backbone))[-1]
+    np.testing.assert_array_equal(final.image, images.image_grid([result.tiles[k] for k in ordered]))
+    assert list(final.losses)[:len(ordered)] == [f"filter {k}" for k in ordered]
+
+
+# --- the quality mode's pieces -------------------------------------------------------------------------------
+
+def test_pre_activation_parts_match_the_layer_output(tiny_backbone):
+    """Recomputing the convolution without its ReLU, then applying the ReLU, gives the layer's output."""
+    import keras
+    import tensorflow as tf
+
+    layer = tiny_backbone.model.get_layer("conv2")
+    parts = _activation_parts(layer, pre_activation=True)
+    assert len(parts) == 1
+    part_model = keras.Model(tiny_backbone.model.inputs, parts[0].tensor)
+    image = tf.random.uniform([1, 24, 24, 3], -50, 50, seed=1)
+    pre = parts[0].to_pre(part_model(image))
+    output = tiny_backbone.layer_model(("conv2",))(image).numpy()
+    np.testing.assert_allclose(parts[0].activate(pre).numpy(), output, rtol=1e-5, atol=1e-5)
+    assert float(tf.reduce_min(pre)) < 0  # It really is before the ReLU.
+
+
+def test_quality_revives_filters_silent_on_the_grey_start(backbone_with_dead_filter):
+    """Filter 2 of conv1 is silent on grey (classic mode cannot move it, see above): quality mode pushes its
+    pre-activation up until it responds. Filter 1 can never respond, and stays at zero."""
+    result = render(config(layer="conv1", filters="0-3", steps=24), backbone_with_dead_filter)
+    assert result.values[1] == 0.0
+    assert all(result.values[target] > 0 for target in (0, 2, 3))
+    assert result.kept[-1] != 1 and 1 not in result.kept
+
+
+def test_quality_images_are_smoother_than_classic(tiny_backbone):
+    classic = render(config(mode="classic", steps=16, size=48), tiny_backbone)
+    quality = render(config(mode="quality", steps=16, size=48), tiny_backbone)
+    assert (np.mean([high_frequency_share(tile) for tile in quality.tiles.values()])
+            < np.mean([high_frequency_share(tile) for tile in classic.tiles.values()]))
+
+
+@pytest.mark.parametrize("mode", ["classic", "quality"])
+def test_a_filter_looks_the_same_alone_or_in_a_batch(tiny_backbone, mode):
+    together = render(config(mode=mode, filters="0-3", steps=8), tiny_backbone)
+    alone = render(config(mode=mode, filters="2", steps=8), tiny_backbone)
+    difference = np.abs(together.tiles[2].astype(int) - alone.tiles[2].astype(int))
+    assert difference.max() <= 2
+    assert together.values[2] == pytest.approx(alone.values[2], rel=1e-3, abs=1e-4)
+
+
+def test_no_retracing_across_sizes_and_batches(tiny_backbone):
+    for mode, make in (("quality", quality_function), ("classic", classic_function)):
+        for size, filters in ((32, "0-3"), (48, "1"), (40, "2-4")):
+            list(visualize(config(mode=mode, size=size, filters=filters, steps=2), tiny_backbone))
+        traced = make(tiny_backbone, plan_for(config(mode=mode), tiny_backbone))
+        assert traced.experimental_get_tracing_count() == 1, mode
+
+
+# --- the Frame contract ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["classic", "quality"])
+def test_frame_contract(tiny_backbone, mode):
+    frames = list(visualize(config(mode=mode, steps=10, batch_size=4), tiny_backbone))
+    steps = [frame.step for frame in frames]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    assert frames[-1].step == frames[-1].total_steps == 20  # 6 filters in batches of 4: two batches of 10 steps
+    assert frames[-1].done and frames[-1].stage_done
+    assert not any(frame.stage_done for frame in frames[:-1])
+    for frame in frames:
+        assert frame.image.dtype == np.uint8 and frame.image.ndim == 3 and frame.image.shape[2] == 3
+        assert all(math.isfinite(value) for value in frame.losses.values())
+    assert set(frames[-1].losses) == {f"filter {index}" for index in range(6)}
+
+
+def test_close_mid_run_is_clean(tiny_backbone):
+    frames = visualize(config(steps=40, frame_every=2), tiny_backbone)
+    first = next(frames)
+    assert first.step == 2
+    frames.close()
+    with pytest.raises(StopIteration):
+        next(frames)
+
+
+def test_mistakes_surface_before_the_first_frame(tiny_backbone):
+    with pytest.raises(ValueError, match="has 16 filters"):
+        visualize(config(filters="99"), tiny_backbone)
+
+
+@pytest.mark.parametrize("mode", ["classic", "quality"])
+def test_fixed_seed_reproduces(tiny_backbone, mode):
+    first = list(visualize(config(mode=mode, steps=6, seed=3), tiny_backbone))[-1]
+    again = list(visualize(config(mode=mode, steps=6, seed=3), tiny_backbone))[-1]
+    other = list(visualize(config(mode=mode, steps=6, seed=4), tiny_backbone))[-1]
+    np.testing.assert_array_equal(first.image, again.image)
+    assert first.losses == again.losses
+    assert not np.array_equal(first.image, other.image)
+
+
+# --- feature maps and kernels ----------------------------------------------------------------------------------
+
+def test_feature_maps_are_ranked_by_mean_activation(tiny_backbone, photo):
+    maps = feature_maps(photo, tiny_backbone, "conv2", count=5, tile_side=16)
+    assert maps.shape == (32, 40, 16)  # one 2x pooling before conv2
+    assert len(maps.channels) == 5 and list(maps.means) == sorted(maps.means, reverse=True)
+    activation = tiny_backbone.layer_model(("conv2",))(
+        tiny_backbone.input_space.to_model(photo.astype(np.float32))[None]).numpy()[0]
+    assert maps.channels[0] == int(np.argmax(activation.mean(axis=(0, 1))))
+    assert maps.grid.dtype == np.uint8 and maps.grid.ndim == 3
+
+
+def test_feature_maps_refuse_a_classifier_layer(tiny_classifier, photo):
+    with pytest.raises(ValueError, match="not a convolutional feature map"):
+        feature_maps(photo, tiny_classifier, "predictions")
+
+
+def test_kernel_tiles_show_every_first_layer_kernel_in_rgb(tiny_backbone):
+    kernels = kernel_tiles(tiny_backbone, tile_side=12)
+    assert kernels.layer == "conv1" and kernels.shape == (3, 3, 3, 8)
+    assert kernels.grid.shape == images.image_grid([np.zeros((12, 12, 3), np.uint8)] * 8).shape
+    raw = tiny_backbone.model.get_layer("conv1").get_weights()[0][..., 0]
+    # CAFFE networks read BGR: the tile's red channel is the kernel's last input channel.
+    top_left = kernels.grid[2:14, 2:14]
+    expected = images.enlarge_nearest(images.stretch_to_uint8(raw[:, :, ::-1]), 12)
+    np.testing.assert_array_equal(top_left, expected)
+
+
+# --- the measures ------------------------------------------------------------------------------------------------
+
+def test_high_frequency_share_tells_noise_from_smooth_images(photo):
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    assert high_frequency_share(noise) > 0.5
+    assert high_frequency_share(photo) < 0.05
+    assert high_frequency_share(np.full((16, 16, 3), 7, np.uint8)) == 0.0
+
+
+def test_robust_activation_averages_transformed_copies(tiny_backbone):
+    settings = config(mode="quality", steps=8)
+    result = render(settings, tiny_backbone)
+    targets = sorted(result.tiles)
+    robust = robust_activation([result.tiles[k] for k in targets], targets, settings, tiny_backbone, count=4)
+    assert robust.shape == (len(targets),) and np.all(np.isfinite(robust))
+    again = robust_activation([result.tiles[k] for k in targets], targets, settings, tiny_backbone, count=4)
+    np.testing.assert_array_equal(robust, again)
+
+
+# --- the CLI and the app's handlers ---------------------------------------------------------------------------
+
+def test_cli_filters_writes_the_grid_its_recipe_and_a_report(tmp_path):
+    from neuralart.cli import main
+
+    output, report = tmp_path / "grid.png", tmp_path / "report.json"
+    code = main(["filters", "-o", str(output), "--backbone", "squeezenet", "--weights", "none",
+                 "--layer", "fire2_concat", "--filters", "0-3", "--mode", "classic", "--steps", "3",
+                 "--size", "48", "--report", str(report), "--quiet"])
+    assert code == 0
+    recipe = images.read_recipe(str(output))
+    assert recipe["technique"] == "filters" and recipe["config"]["filters"] == "0-3"
+    data = json.loads(report.read_text())
+    assert set(data["achieved_activation"]) == {f"filter {index}" for index in range(4)}
+    assert data["wall_time_s"] > 0 and data["total_steps"] == 3
+    assert set(data["grid_order"]) | set(data["skipped"]) == set(data["achieved_activation"])
+
+
+def test_cli_filters_reports_bad_settings(capsys):
+    from neuralart.cli import main
+
+    assert main(["filters", "-o", "x.png", "--objective", "texture"]) == 2
+    assert "objective must be one of" in capsys.readouterr().err
+
+
+def test_cli_featuremaps_writes_maps_kernels_and_report(tmp_path):
+    from neuralart.cli import main
+
+    photo = sorted((ROOT / "assets").glob("*.jpg"))[0]
+    output, kernels, report = tmp_path / "maps.png", tmp_path / "kernels.png", tmp_path / "maps.json"
+    code = main(["featuremaps", str(photo), "--layer", "fire3_concat", "-o", str(output), "--backbone",
+                 "squeezenet", "--weights", "none", "--count", "16", "--kernels", str(kernels), "--report",
+                 str(report), "--quiet"])
+    assert code == 0 and output.is_file() and kernels.is_file()
+    data = json.loads(report.read_text())
+    assert data["shape"][2] == 128 and len(data["channels"]) == 16
+    assert data["mean_activation"] == sorted(data["mean_activation"], reverse=True)
+    assert data["kernels"]["shape"] == [3, 3, 3, 64]
+
+
+def test_app_handlers_build_configs_and_stream(tmp_path):
+    import app
+
+    update = app.features_layer_update("squeezenet")
+    assert update["value"] == "fire5_concat" and "conv1" in update["choices"]
+    made = app.filter_config_from_widgets("squeezenet", "random", "fire2_concat", " 0-1 ", "channel", 0.0, False,
+                                          "classic", 0, 48, 0)
+    assert made.steps is None and made.filters == "0-1" and made.weights is None
+    widget_values = ("squeezenet", "random", "fire2_concat", "0-1", "channel", 0, False, "classic", 2, 48, 0)
+    outputs = list(app.run_filters(*widget_values))
+    final_image, final_status, download = outputs[-1]
+    assert final_image.dtype == np.uint8 and "done" in final_status
+    assert images.read_recipe(download)["technique"] == "filters"
+
+
+# --- real weights ---------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_squeezenet_quality_beats_classic_on_a_middle_layer(squeezenet):
+    """At equal steps, quality-mode images of fire5 filters carry less high-frequency power and hold their
+    activation better under jitter, scale and rotation than the chapter's."""
+    measures = {}
+    for mode in ("classic", "quality"):
+        settings = FilterConfig(backbone="squeezenet", layer="fire5_concat", filters="0-1", mode=mode, steps=48,
+                                size=96)
+        result = render(settings, squeezenet)
+        targets = sorted(result.tiles)
+        tiles = [result.tiles[k] for k in targets]
+        measures[mode] = (np.mean([high_frequency_share(tile) for tile in tiles]),
+                          robust_activation(tiles, targets, settings, squeezenet, count=8).mean())
+    assert measures["quality"][0] < 0.5 * measures["classic"][0]
+    assert measures["quality"][1] > 1.5 * measures["classic"][1]
+
+
+@pytest.mark.slow
+def test_squeezenet_feature_maps_of_the_golden_gate(squeezenet):
+    path = shared_image("golden_gate.jpg")
+    photo = images.load_image(path, max_side=256)
+    height, width = photo.shape[:2]
+    maps = feature_maps(path, squeezenet, "fire3_concat", count=128, max_side=256)
+    # conv1 (3x3, stride 2, valid), then pool1 (3x3, stride 2, valid); the fire modules keep the size.
+    after_conv = ((height - 3) // 2 + 1, (width - 3) // 2 + 1)
+    expected = ((after_conv[0] - 3) // 2 + 1, (after_conv[1] - 3) // 2 + 1, 128)
+    assert maps.shape == expected
+    activation = squeezenet.layer_model(("fire3_concat",))(
+        squeezenet.input_space.to_model(photo.astype(np.float32))[None]).numpy()[0]
+    means = activation.mean(axis=(0, 1))
+    assert list(maps.channels) == list(np.argsort(-means, kind="stable"))
+    np.testing.assert_allclose(maps.means, means[list(maps.channels)], rtol=1e-4)
+    assert maps.means[0] > 5 * np.median(means)  # a few channels respond much more than the typical one
