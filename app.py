@@ -165,9 +165,11 @@ def add_recipe_drop(technique: str, widgets: Mapping[str, gr.components.Componen
     (for fields no single widget shows, such as per-layer sliders); `extra_fields` names the fields it covers.
     """
     drop = gr.File(label="Restore settings: drop a PNG made here", file_types=[".png"], type="filepath",
-                   height=90, elem_id=f"{technique}-recipe")
+                   height=120, elem_id=f"{technique}-recipe")
+    # Queued (so its Info and Warning reach the page as toasts) but in no concurrency group: reading a PNG's
+    # text chunk is instant and need not wait for anyone's run.
     drop.upload(lambda path: recipe_updates(path, technique, widgets, extra, extra_fields), drop,
-                [*widgets.values(), *extra_outputs], queue=False, api_name=f"restore_{technique}")
+                [*widgets.values(), *extra_outputs], concurrency_limit=None, api_name=f"restore_{technique}")
     return drop
 
 

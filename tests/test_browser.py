@@ -1,0 +1,213 @@
+"""Each tab driven through a real browser: Debian's Chromium under Playwright (never `playwright install`).
+
+For every tab: upload, Run, at least three distinct images streamed into the output, Stop (the stream stops),
+a bad file's error toast, and a screenshot kept in a temporary folder (its path is printed). The DeepDream test
+also opens a second session to see its queue position and elapsed time while the first one runs.
+Runs use SqueezeNet with random weights and small images, so no download is needed and each run is quick.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import hostile_inputs
+from conftest import ROOT
+from test_app import served_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PHOTO = ROOT / "assets" / "coffee.jpg"
+STYLE_PICTURE = ROOT / "assets" / "rocket.jpg"
+SQUEEZENET = "SqueezeNet"
+FIRST_FRAME_SECONDS = 90  # The first run in a process imports TensorFlow and builds the network.
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+# --- fixtures ------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    if not CHROMIUM.exists() and not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    executable = str(CHROMIUM) if CHROMIUM.exists() else shutil.which("chromium")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with served_app(tmp_path_factory.mktemp("gradio")) as (_, url):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("screenshots")
+    yield folder
+    print(f"\nscreenshots of each tab: {folder}")
+
+
+@pytest.fixture(scope="module")
+def bad_file(tmp_path_factory) -> Path:
+    """A JPEG cut in half: it passes the browser's file-type filter and fails in our loader."""
+    case = next(case for case in hostile_inputs.corpus() if case.name == "truncated_jpeg")
+    return case.write(tmp_path_factory.mktemp("bad"))
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+# --- driving widgets -----------------------------------------------------------------------------------------
+
+def open_tab(page, url: str, name: str):
+    """Load the app, switch to tab `name` and return its panel (widgets are looked up inside it)."""
+    page.goto(url)
+    page.get_by_role("tab", name=name).click()
+    panel = page.locator("div[role=tabpanel]:visible")
+    panel.wait_for()
+    return panel
+
+
+def tab_exists(page, url: str, run_id: str) -> bool:
+    page.goto(url)
+    page.wait_for_selector("button[role=tab]")
+    return page.locator(f"#{run_id}").count() > 0
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=re.compile(re.escape(option))).first.click()
+
+
+def pick(page, elem_id: str, label: str) -> None:
+    page.locator(f"#{elem_id} label", has_text=label).click()
+
+
+def set_number(panel, label: str, value) -> None:
+    box = panel.get_by_label(f"number input for {label}", exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def upload(page, elem_id: str, path: Path) -> None:
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+
+
+def tracker(page, elem_id: str):
+    return page.locator(f"#{elem_id} [data-testid=status-tracker]")
+
+
+def output_sources(page, elem_id: str) -> set[str]:
+    return {source for source in (image.get_attribute("src") for image in page.locator(f"#{elem_id} img").all())
+            if source}
+
+
+def collect_streamed_images(page, elem_id: str, wanted: int = 3, timeout: float = FIRST_FRAME_SECONDS) -> list:
+    """Poll the output image while a run streams: the distinct images it showed, in order."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(seen) < wanted and time.monotonic() < deadline:
+        seen += [source for source in output_sources(page, elem_id) if source not in seen]
+        page.wait_for_timeout(50)
+    assert len(seen) >= wanted, f"only {len(seen)} distinct images streamed into #{elem_id}"
+    return seen
+
+
+def stop_and_check_it_stopped(page, stop_id: str, output_id: str, status_id: str) -> None:
+    page.locator(f"#{stop_id}").click()
+    page.wait_for_function(f"!document.querySelector('#{status_id} [data-testid=status-tracker]')"
+                           ".classList.contains('generating')", timeout=10_000)
+    shown = output_sources(page, output_id)
+    page.wait_for_timeout(1500)  # Several chunks' worth of time: a run still going would have sent frames.
+    assert output_sources(page, output_id) == shown, "images kept arriving after Stop"
+
+
+def expect_error_toast(page, pattern: str) -> None:
+    toast = page.locator("[data-testid=toast-body]", has_text=re.compile(pattern))
+    toast.first.wait_for(timeout=30_000)
+
+
+def screenshot(page, folder: Path, name: str) -> None:
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+
+
+# --- DeepDream -----------------------------------------------------------------------------------------------
+
+def prepare_dream(page, url: str, iterations: int = 200, longest_side: int = 160):
+    panel = open_tab(page, url, "DeepDream")
+    choose(page, "dream-backbone", SQUEEZENET)
+    pick(page, "dream-weights", "random")
+    for label, value in (("Octaves", 2), ("Iterations per octave", iterations), ("Longest side (px)", longest_side)):
+        set_number(panel, label, value)
+    upload(page, "dream-input", PHOTO)
+    page.locator("#dream-input img").first.wait_for()
+    return panel
+
+
+def test_dream_tab_streams_stops_queues_and_reports_bad_files(page, browser, server, screenshots, bad_file):
+    prepare_dream(page, server)
+    page.locator("#dream-run").click()
+    collect_streamed_images(page, "dream-output")
+
+    # A second student meanwhile: the status shows their queue position and the time waited so far.
+    other = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
+    open_tab(other, server, "DeepDream")
+    upload(other, "dream-input", PHOTO)
+    other.locator("#dream-input img").first.wait_for()
+    other.locator("#dream-run").click()
+    waiting = tracker(other, "dream-status")
+    waiting.filter(has_text=re.compile(r"queue:\s*\d+/\d+")).wait_for(timeout=10_000)
+    assert re.search(r"\d+(\.\d)?\s*s", waiting.inner_text()), waiting.inner_text()
+    screenshot(other, screenshots, "dream-queued")
+    other.locator("#dream-stop").click()
+    other.context.close()
+
+    stop_and_check_it_stopped(page, "dream-stop", "dream-output", "dream-status")
+    assert not page.locator("#dream-status textarea").input_value().endswith("done")
+    screenshot(page, screenshots, "dream")
+
+    upload(page, "dream-input", bad_file)
+    page.locator("#dream-run").click()
+    expect_error_toast(page, r"could not be decoded.*truncated or corrupt")
+
+
+def test_dream_recipe_drop_restores_the_settings(page, server, tmp_path):
+    """Run to the end, download the PNG, drop it on the recipe zone of a fresh page: the settings follow."""
+    panel = prepare_dream(page, server, iterations=3, longest_side=96)
+    panel.get_by_label("Seed", exact=True).fill("1234")
+    page.locator("#dream-run").click()
+    link = page.locator("#dream-download a[download]").first
+    link.wait_for(timeout=FIRST_FRAME_SECONDS * 1000)
+    with page.expect_download() as download_info:
+        link.click()
+    recipe_png = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(recipe_png)
+    assert recipe_png.suffix == ".png"
+
+    fresh = open_tab(page, server, "DeepDream")
+    assert "SqueezeNet" not in page.locator("#dream-backbone input").input_value()
+    upload(page, "dream-recipe", recipe_png)
+    page.locator("[data-testid=toast-body]", has_text="Settings restored").wait_for(timeout=10_000)
+    assert "SqueezeNet" in page.locator("#dream-backbone input").input_value()
+    assert fresh.get_by_label("number input for Iterations per octave", exact=True).input_value() == "3"
+    assert fresh.get_by_label("number input for Longest side (px)", exact=True).input_value() == "96"
+    assert fresh.get_by_label("Seed", exact=True).input_value() == "1234"
+    assert fresh.get_by_label("number input for fire5_concat", exact=True).is_visible()
+    assert not fresh.get_by_label("number input for mixed3", exact=True).is_visible()
