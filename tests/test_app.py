@@ -123,6 +123,9 @@ def test_demo_is_built_hardened(tmp_path):
         assert fn.concurrency_id == app.TF_JOBS, fn.name
     clicked = [fn for fn in queued if any(event == "click" for _, event in fn.targets)]
     assert clicked and all(fn.trigger_mode == "once" for fn in clicked), "...and a Run ignores double clicks"
+    api_names = {fn.api_name for fn in demo.fns.values()}
+    for technique in {"dream", "filters", "style"} & api_names:  # Each technique's tab restores recipes.
+        assert f"restore_{technique}" in api_names, technique
     # Photo uploads reach our loader untouched (app.photo_input): Gradio would convert a 16-bit file itself.
     sixteen_bit = next(case for case in hostile_inputs.corpus() if case.name == "sixteen_bit_grey")
     path = sixteen_bit.write(tmp_path)

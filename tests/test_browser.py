@@ -211,3 +211,29 @@ def test_dream_recipe_drop_restores_the_settings(page, server, tmp_path):
     assert fresh.get_by_label("Seed", exact=True).input_value() == "1234"
     assert fresh.get_by_label("number input for fire5_concat", exact=True).is_visible()
     assert not fresh.get_by_label("number input for mixed3", exact=True).is_visible()
+
+
+# --- Feature visualization -----------------------------------------------------------------------------------
+
+def test_features_tab_streams_stops_and_reports_bad_files(page, server, screenshots, bad_file):
+    if not tab_exists(page, server, "features-run"):
+        pytest.skip("the feature-visualization tab is not built yet")
+    panel = open_tab(page, server, "Feature visualization")
+    choose(page, "features-backbone", SQUEEZENET)
+    pick(page, "features-weights", "random")
+    set_number(panel, "Image size (px)", 64)
+    steps = panel.get_by_label(re.compile(r"^number input for Steps"))
+    steps.fill("1000")
+    steps.press("Enter")
+
+    upload(page, "features-photo", PHOTO)  # The photo's feature maps appear without a click.
+    page.locator("#features-maps img").first.wait_for(timeout=FIRST_FRAME_SECONDS * 1000)
+
+    page.locator("#features-run").click()
+    collect_streamed_images(page, "features-output")
+    stop_and_check_it_stopped(page, "features-stop", "features-output", "features-status")
+    assert not page.locator("#features-status textarea").input_value().endswith("done")
+    screenshot(page, screenshots, "features")
+
+    upload(page, "features-photo", bad_file)
+    expect_error_toast(page, r"could not be decoded.*truncated or corrupt")
