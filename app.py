@@ -516,12 +516,14 @@ def build_demo() -> gr.Blocks:
 def launch_options() -> dict:
     """The hardened launch settings (docs/serving.md).
 
-    Listens on 127.0.0.1 unless GRADIO_SERVER_NAME says otherwise (a Space sets 0.0.0.0); GRADIO_SERVER_PORT
-    picks the port, else Gradio takes the first free one from 7860. NEURALART_MAX_FILE_SIZE bounds uploads: a
-    40-megapixel phone JPEG is 10-20 MB, and the loader refuses images above its pixel limit before decoding.
+    Listens on GRADIO_SERVER_NAME, else 0.0.0.0 on a Hugging Face Space (SPACE_ID is set there) and 127.0.0.1
+    anywhere else; GRADIO_SERVER_PORT picks the port, else Gradio takes the first free one from 7860.
+    NEURALART_MAX_FILE_SIZE bounds uploads: a 40-megapixel phone JPEG is 10-20 MB, and the loader refuses
+    images above its pixel limit before decoding them.
     """
     port = os.environ.get("GRADIO_SERVER_PORT")
-    return dict(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+    default_host = "0.0.0.0" if os.environ.get("SPACE_ID") else "127.0.0.1"
+    return dict(server_name=os.environ.get("GRADIO_SERVER_NAME", default_host),
                 server_port=int(port) if port else None,
                 max_file_size=os.environ.get("NEURALART_MAX_FILE_SIZE", "20mb"), show_error=False,
                 enable_monitoring=False, share=False, ssr_mode=False, mcp_server=False, run_history=False,

@@ -138,15 +138,19 @@ def test_demo_is_built_hardened(tmp_path):
 def test_launch_options_are_hardened(monkeypatch):
     import app
 
-    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
-    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    for name in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "SPACE_ID", "NEURALART_MAX_FILE_SIZE"):
+        monkeypatch.delenv(name, raising=False)
     options = app.launch_options()
     assert options["server_name"] == "127.0.0.1" and options["server_port"] is None
     assert options["show_error"] is False and options["share"] is False
-    assert options["enable_monitoring"] is False and options["max_file_size"]
+    assert options["enable_monitoring"] is False and options["max_file_size"] == "20mb"
+    assert options["ssr_mode"] is False and options["mcp_server"] is False and options["strict_cors"] is True
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
     assert (app.launch_options()["server_name"], app.launch_options()["server_port"]) == ("0.0.0.0", 7999)
+    monkeypatch.delenv("GRADIO_SERVER_NAME")
+    monkeypatch.setenv("SPACE_ID", "someone/neural-art-studio")
+    assert app.launch_options()["server_name"] == "0.0.0.0"
 
 
 # --- streaming, cancelling, time budget ----------------------------------------------------------------------
