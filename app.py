@@ -490,8 +490,173 @@ def build_features_tab() -> None:
 
 # --- Style transfer tab --------------------------------------------------------------------------------------
 
+STYLE_EXPLANATION = (
+    "### The three losses\n"
+    "- **Content**: how differently a deep layer sees the result and the photo (mean squared difference of its "
+    "features). Deep layers keep *what* is where, not the exact pixels.\n"
+    "- **Style**: how differently the result and the painting correlate their features at several layers (mean "
+    "squared difference of Gram matrices). Correlations forget *where* things are and keep textures, strokes "
+    "and colours.\n"
+    "- **Total variation**: how much neighbouring pixels differ (summed to the power 1.25); a little of it "
+    "smooths away speckle.\n\n"
+    "The image is optimised to make the weighted sum small (Gatys, Ecker & Bethge 2015). L-BFGS needs fewer "
+    "iterations than Adam; *coarse to fine* optimises a small image first and enlarges it. The **chapter** "
+    "preset is section 9.3: VGG19, Adam (learning rate 5), 1000 iterations from the photo.")
+STYLE_EXAMPLES = [str(path) for path in sorted((ASSETS / "styles").glob("*.jpg"))]
+STYLE_SLOTS = 3
+STYLE_PRESETS = [("the network's own", "network"), ("the chapter (section 9.3)", "chapter")]
+LOSS_LABELS = {"total": "total", "content": "content", "style": "style", "tv": "total variation"}
+
+
+def style_loss_weight_sliders(config) -> list[float]:
+    """log10 of the (content, style, total variation) weights a config uses: the log-scale sliders' values."""
+    return [round(math.log10(max(weight, 1e-12)), 2) for weight in config.loss_weights()]
+
+
+def style_network_updates(backbone: str) -> list:
+    """The weight sliders set to the backbone's own loss weights."""
+    from neuralart.style_transfer import StyleConfig
+
+    return [gr.update(value=value) for value in style_loss_weight_sliders(StyleConfig(backbone=backbone))]
+
+
+def style_preset_updates(preset: str, backbone: str) -> list:
+    """Every setting of a preset: backbone, weights radio, the three loss-weight sliders, then iterations,
+    optimizer, init, size, style scale, colours and coarse-to-fine."""
+    from neuralart.style_transfer import StyleConfig
+
+    config = StyleConfig.preset("chapter") if preset == "chapter" else StyleConfig(backbone=backbone)
+    return [gr.update(value=config.backbone), gr.update(value="imagenet"),
+            *[gr.update(value=value) for value in style_loss_weight_sliders(config)],
+            *[gr.update(value=getattr(config, field)) for field in
+              ("iterations", "optimizer", "init", "max_side", "style_scale", "preserve_colors", "multiscale")]]
+
+
+def style_config_from_widgets(blend, backbone, weights, log_content, log_style, log_tv, iterations, optimizer,
+                              init, max_side, style_scale, preserve_colors, multiscale, seed):
+    from neuralart.style_transfer import StyleConfig
+
+    return StyleConfig(backbone=backbone, weights=weights_option(weights), content_weight=10.0 ** log_content,
+                       style_weight=10.0 ** log_style, tv_weight=10.0 ** log_tv,
+                       style_blend=tuple(blend) if len(blend) > 1 else None, iterations=iterations,
+                       optimizer=optimizer, init=init, max_side=max_side, style_scale=style_scale,
+                       preserve_colors=preserve_colors, multiscale=bool(multiscale), seed=seed)
+
+
+def style_status_line(frame: Frame, elapsed: float) -> str:
+    losses = " · ".join(f"{LOSS_LABELS.get(name, name)} {value:.3g}" for name, value in frame.losses.items())
+    return f"{frame.stage} · iteration {frame.step}/{frame.total_steps} · {losses} · {elapsed:.1f} s"
+
+
+def loss_history_table(history: list[tuple[int, str, float]]):
+    """The live plot's data: one row per (iteration, loss term), the loss as log10 (terms span decades)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"iteration": step, "loss": LOSS_LABELS.get(name, name), "log10 loss": math.log10(value)}
+                         for step, name, value in history if value > 0],
+                        columns=["iteration", "loss", "log10 loss"])
+
+
+def run_style(content_path, *values):
+    """Stream a style transfer run: (image, status, loss plot, PNG download)."""
+    from neuralart.style_transfer import stylize
+
+    chosen = [(path, weight) for path, weight in zip(values[:STYLE_SLOTS], values[STYLE_SLOTS:2 * STYLE_SLOTS])
+              if path]
+    if not content_path or not chosen:
+        raise gr.Error("Upload a content photo and at least one style image (or pick examples) first.")
+    try:
+        config = style_config_from_widgets([weight for _, weight in chosen], *values[2 * STYLE_SLOTS:])
+    except ValueError as error:
+        raise gr.Error(str(error)) from error
+    yield gr.update(), "Loading the network…", gr.update(), gr.update()
+    frames = start_run(lambda: stylize(content_path, [path for path, _ in chosen], config))
+    history, last = [], None
+    for frame, elapsed in stream_frames(frames):
+        last = frame
+        history.extend((frame.step, name, value) for name, value in frame.losses.items())
+        yield frame.image, style_status_line(frame, elapsed), loss_history_table(history), gr.update()
+    if last is not None:
+        status = style_status_line(last, elapsed) + (" · done" if last.done else " · stopped early")
+        yield last.image, status, loss_history_table(history), write_result(last, "style", config)
+
+
 def build_style_tab() -> None:
-    gr.Markdown("Style transfer is being built.")
+    from neuralart.style_transfer import INITS, StyleConfig
+
+    defaults = StyleConfig()
+    log_content, log_style, log_tv = style_loss_weight_sliders(defaults)
+    gr.Markdown("**Neural style transfer** repaints a photo with the textures of other images: the result keeps "
+                "what a deep layer sees in the photo and takes the feature correlations of the style images.")
+    with gr.Row():
+        with gr.Column():
+            content = photo_input("Content photo", "style-content")
+            gr.Examples(EXAMPLE_PHOTOS, inputs=[content], label="Example photos")
+            styles = [photo_input("Style 1", "style-image-1")]
+            gr.Examples(STYLE_EXAMPLES, inputs=[styles[0]], label="Example styles")
+            with gr.Accordion("More styles, blended", open=False):
+                styles += [photo_input(f"Style {index}", f"style-image-{index}")
+                           for index in range(2, STYLE_SLOTS + 1)]
+                blends = [gr.Slider(0, 1, value=1.0, step=0.05, label=f"Blend weight of style {index}",
+                                    elem_id=f"style-blend-{index}") for index in range(1, STYLE_SLOTS + 1)]
+            preset = gr.Radio(STYLE_PRESETS, value="network", label="Preset", elem_id="style-preset")
+            backbone = gr.Dropdown(backbone_choices("style"), value=defaults.backbone, label="Network",
+                                   elem_id="style-backbone")
+            weights = gr.Radio(WEIGHT_CHOICES, value="imagenet", label="Weights", elem_id="style-weights")
+            content_weight = gr.Slider(-2, 8, value=log_content, step=0.1, label="Content weight (log10)",
+                                       elem_id="style-content-weight")
+            style_weight = gr.Slider(-6, 6, value=log_style, step=0.1, label="Style weight (log10)",
+                                     elem_id="style-style-weight")
+            tv_weight = gr.Slider(-10, 0, value=log_tv, step=0.1, label="Total variation weight (log10)",
+                                  elem_id="style-tv-weight")
+            iterations = gr.Slider(0, 1000, value=defaults.iterations, step=10, label="Iterations (per scale)",
+                                   elem_id="style-iterations")
+            optimizer = gr.Radio([("L-BFGS", "lbfgs"), ("Adam", "adam")], value=defaults.optimizer,
+                                 label="Optimizer", elem_id="style-optimizer")
+            init = gr.Radio(list(INITS), value=defaults.init, label="Start from", elem_id="style-init")
+            max_side = gr.Slider(64, 1024, value=defaults.max_side, step=32, label="Longest side (px)",
+                                 elem_id="style-max-side")
+            style_scale = gr.Slider(0.25, 2.0, value=defaults.style_scale, step=0.05,
+                                    label="Style scale (style image size relative to the result)")
+            preserve_colors = gr.Radio([("no", "none"), ("luminance only", "luminance"),
+                                        ("match the style's colours", "histogram")], value=defaults.preserve_colors,
+                                       label="Keep the photo's colours", elem_id="style-colors")
+            multiscale = gr.Checkbox(value=defaults.multiscale, label="Coarse to fine", elem_id="style-multiscale")
+            seed = gr.Number(value=defaults.seed, precision=0, label="Seed", minimum=0)
+            with gr.Row():
+                run = gr.Button("Run", variant="primary", elem_id="style-run")
+                stop = gr.Button("Stop", variant="stop", elem_id="style-stop")
+            log_sliders = [content_weight, style_weight, tv_weight]
+            add_recipe_drop("style", {"backbone": backbone, "weights": weights, "iterations": iterations,
+                                      "optimizer": optimizer, "init": init, "max_side": max_side,
+                                      "style_scale": style_scale, "preserve_colors": preserve_colors,
+                                      "multiscale": multiscale, "seed": seed},
+                            extra=style_recipe_extra, extra_outputs=[*log_sliders, *blends],
+                            extra_fields=["content_weight", "style_weight", "tv_weight", "style_blend"])
+        with gr.Column():
+            output = gr.Image(label="Result", format="png", type="numpy", interactive=False, elem_id="style-output")
+            status = gr.Textbox(label="Status", interactive=False, elem_id="style-status")
+            plot = gr.LinePlot(loss_history_table([]), x="iteration", y="log10 loss", color="loss",
+                               label="Losses (log10) by iteration", height=260, elem_id="style-losses")
+            download = gr.File(label="Final PNG (with its recipe)", interactive=False, elem_id="style-download")
+    gr.Markdown(STYLE_EXPLANATION)
+    # .input, not .change: a restored recipe or a preset sets the network and the weights together.
+    backbone.input(style_network_updates, backbone, log_sliders, queue=False)
+    preset.input(style_preset_updates, [preset, backbone],
+                 [backbone, weights, *log_sliders, iterations, optimizer, init, max_side, style_scale,
+                  preserve_colors, multiscale], queue=False)
+    inputs = [content, *styles, *blends, backbone, weights, *log_sliders, iterations, optimizer, init, max_side,
+              style_scale, preserve_colors, multiscale, seed]
+    event = run.click(run_style, inputs, [output, status, plot, download], concurrency_id=TF_JOBS,
+                      trigger_mode="once", show_progress_on=[status], api_name="style")
+    stop.click(None, None, None, cancels=[event])
+
+
+def style_recipe_extra(config) -> list:
+    """Recipe values no plain widget shows: the loss weights (log-scale sliders) and the blend weights."""
+    blend = list(config.style_blend or [])
+    return [*[gr.update(value=value) for value in style_loss_weight_sliders(config)],
+            *[gr.update(value=blend[index]) if index < len(blend) else gr.update() for index in range(STYLE_SLOTS)]]
 
 
 # --- the app -------------------------------------------------------------------------------------------------

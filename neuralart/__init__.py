@@ -3,6 +3,7 @@
 Each technique is a frozen config dataclass plus a generator of `Frame`s:
 - `dream(image, DreamConfig(...))`: DeepDream;
 - `visualize(FilterConfig(...))`: feature visualization (plus `feature_maps` and `kernel_tiles`);
+- `stylize(content, styles, StyleConfig(...))`: neural style transfer;
 - feature visualization and style transfer live in `neuralart.features` and `neuralart.style_transfer`.
 Nothing heavy happens at import: TensorFlow is imported when a technique first runs.
 """
@@ -12,9 +13,10 @@ from .frames import Frame, limit_time
 from .images import ImageInputError, load_image
 from .models import REGISTRY, Backbone, WeightsUnavailableError, backbone_from_model, get_backbone
 from .features import FilterConfig, feature_maps, kernel_tiles, visualize
+from .style_transfer import StyleConfig, stylize
 
 __version__ = "0.1.0"
 
 __all__ = ["Backbone", "DreamConfig", "Frame", "ImageInputError", "REGISTRY", "WeightsUnavailableError",
            "__version__", "backbone_from_model", "dream", "get_backbone", "limit_time", "load_image",
-           "FilterConfig", "feature_maps", "kernel_tiles", "visualize"]
+           "FilterConfig", "feature_maps", "kernel_tiles", "visualize", "StyleConfig", "stylize"]

@@ -365,6 +365,61 @@ def read_recipe(source) -> dict | None:
     return recipe if isinstance(recipe, dict) else None
 
 
+# --- colour: luminance and histograms (style transfer's colour preservation) ------------------------------------
+
+# NTSC YIQ: Y is the luminance, I and Q carry the colour. Gatys et al. (2016), "Preserving color in neural artistic
+# style transfer", transfer style on Y alone and keep the photo's I and Q.
+_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
+                        [0.595716, -0.274453, -0.321263],
+                        [0.211456, -0.522591, 0.311135]], dtype=np.float64)
+_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
+
+
+def rgb_to_yiq(pixels) -> np.ndarray:
+    """Float RGB 0..255 (height, width, 3) to YIQ with Y in 0..255."""
+    return (np.asarray(pixels, dtype=np.float64) @ _RGB_TO_YIQ.T).astype(np.float32)
+
+
+def yiq_to_rgb(yiq) -> np.ndarray:
+    """The inverse of `rgb_to_yiq` (float, not clipped)."""
+    return (np.asarray(yiq, dtype=np.float64) @ _YIQ_TO_RGB.T).astype(np.float32)
+
+
+def luminance_image(image: np.ndarray, like: np.ndarray | None = None) -> np.ndarray:
+    """A uint8 image's luminance as a grey uint8 RGB image (Y in all three channels).
+
+    With `like`, the luminance is first shifted and stretched to the mean and spread of `like`'s luminance, as
+    Gatys et al. do to the style image so that its brightness does not leak into the photo.
+    """
+    luma = rgb_to_yiq(image)[..., 0]
+    if like is not None:
+        target = rgb_to_yiq(like)[..., 0]
+        luma = (luma - luma.mean()) / max(float(luma.std()), 1e-6) * float(target.std()) + float(target.mean())
+    return pixels_to_uint8(np.repeat(luma[..., None], 3, axis=2))
+
+
+def with_chroma_of(pixels, reference: np.ndarray) -> np.ndarray:
+    """Float RGB `pixels` recoloured to uint8: their luminance with the colour (I, Q) of the uint8 `reference`
+    of the same size."""
+    yiq = rgb_to_yiq(reference)
+    yiq[..., 0] = rgb_to_yiq(pixels)[..., 0]
+    return pixels_to_uint8(yiq_to_rgb(yiq))
+
+
+def match_color_histogram(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """A uint8 image whose per-channel colour histograms follow those of the uint8 `reference` (any size)."""
+    from skimage.exposure import match_histograms
+
+    return pixels_to_uint8(match_histograms(image, reference, channel_axis=-1))
+
+
+def fit_to_longest_side(image: np.ndarray, side: int) -> np.ndarray:
+    """Resize a uint8 image (enlarging or shrinking) so its longest side is `side`, keeping its aspect ratio."""
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    return resize_uint8(image, (max(1, round(height * scale)), max(1, round(width * scale))))
+
+
 # --- feature visualization: display forms -----------------------------------------------------------------------
 
 def unit_interval_to_uint8(values) -> np.ndarray:

@@ -18,6 +18,44 @@ def dream_layer_loss(activation: tf.Tensor, border: int = DREAM_BORDER) -> tf.Te
     return tf.reduce_sum(tf.square(inner)) / tf.cast(tf.size(activation), tf.float32)
 
 
+# --- style transfer losses
+# The forms of the chapter's section 9.3 (Gatys, Ecker & Bethge 2015, as the TensorFlow blog listing writes them,
+# with the total-variation term of the Keras listing): each is a plain function of tensors, so tests can check the
+# traced step against them and the benchmark's reference loop can reuse them.
+
+TV_POWER = 1.25
+
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """Channel correlations of a feature map ([1,] height, width, channels), divided by the number of positions,
+    so images of different sizes give comparable Gram matrices."""
+    features = tf.cast(features, tf.float32)
+    channels = tf.shape(features)[-1]
+    flat = tf.reshape(features, [-1, channels])
+    positions = tf.cast(tf.shape(flat)[0], tf.float32)
+    return tf.matmul(flat, flat, transpose_a=True) / positions
+
+
+def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Mean squared difference between the result's features and the content image's, at one layer."""
+    return tf.reduce_mean(tf.square(tf.cast(features, tf.float32) - tf.cast(target, tf.float32)))
+
+
+def style_loss(features: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
+    """Mean squared difference between the result's Gram matrix and the style's, at one layer."""
+    return tf.reduce_mean(tf.square(gram_matrix(features) - target_gram))
+
+
+def total_variation_loss(image: tf.Tensor, power: float = TV_POWER) -> tf.Tensor:
+    """Sum over pixels and channels of (down difference² + right difference²) ** power, on a ([1,] height,
+    width, channels) image. The power 1.25 penalises a few sharp edges less than many small wiggles."""
+    image = tf.cast(image, tf.float32)
+    corner = image[..., :-1, :-1, :]
+    down = tf.square(corner - image[..., 1:, :-1, :])
+    right = tf.square(corner - image[..., :-1, 1:, :])
+    return tf.reduce_sum(tf.pow(down + right, power))
+
+
 # --- feature visualization objectives
 # Each maps a batch of activations to one value per image, so many filters can be optimised as one batch (image b
 # ascends its own objective; summing the values keeps every image's gradient independent of the others). The

@@ -1,0 +1,589 @@
+"""Neural style transfer (Gatys, Ecker & Bethge, "A Neural Algorithm of Artistic Style", 2015; CVPR 2016).
+
+An image is optimised so that a deep layer of the network sees the *content* photo in it (content loss: mean
+squared difference of features), shallower layers see the *style* painting's textures in it (style loss: mean
+squared difference of Gram matrices, i.e. channel correlations, which forget where things are), and neighbouring
+pixels stay alike (total-variation loss). The three are weighted and summed.
+
+The chapter's algorithm (section 9.3) is `PRESETS["chapter"]`: VGG19, Adam (learning rate 5, beta_1 0.99,
+epsilon 0.1) on the image, clipped to valid pixels after every step, starting from the photo, keeping the best image.
+Beyond it, as jcjohnson/neural-style and crowsonkb/style-transfer-pytorch offer:
+- L-BFGS (SciPy's L-BFGS-B, with the pixel range as bounds) as the default optimizer;
+- several style images whose Gram matrices are blended with weights, and a style scale;
+- initialisation from the photo, noise or the (first) style;
+- colour preservation: luminance-only transfer (Gatys et al. 2016, "Preserving color in neural artistic style
+  transfer") or matching the style's colour histogram to the photo's;
+- coarse-to-fine: optimise a small image first, enlarge it and continue, up to the requested size.
+
+The image is optimised in RGB pixels 0..255 and turned into model input inside the traced step; for the
+caffe-style backbones offered here that is the chapter's preprocessed image up to a channel flip and a shift, which
+Adam, clipping and the losses do not see. Style Gram matrices are computed once per scale, never per step.
+
+`stylize(content, styles, config)` yields a `Frame` every `frame_every` iterations and one closing each scale
+(`stage_done=True`); `Frame.losses` holds the weighted terms "content", "style", "tv" and their sum "total". The
+last frame is the best (lowest-loss) image of the final scale.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
+
+import numpy as np
+
+from . import images, runtime, validation
+from .frames import Frame
+from .models import BACKBONE_NAMES, Backbone, get_backbone
+
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise", "style")
+COLOR_MODES = ("none", "luminance", "histogram")
+MAX_SIDE = 1024
+# Style images are read at most this large: enough for a style scale of 2 at the largest output.
+MAX_STYLE_SIDE = 2048
+LOSS_TERMS = ("total", "content", "style", "tv")
+ADAM_BETA_2 = 0.999  # The chapter keeps Adam's default.
+LBFGS_HISTORY = 5
+
+# The chapter's loss weights (content 1e3 and style 1e-2 as in its TensorFlow listing; total variation 1e-4 as
+# in the Keras listing its power-1.25 term comes from).
+CHAPTER_LOSS_WEIGHTS = MappingProxyType({"content_weight": 1e3, "style_weight": 1e-2, "tv_weight": 1e-4})
+
+# Loss weights per backbone, used when a config leaves them as None. The VGGs take the chapter's; SqueezeNet's
+# activations are smaller, so its style weight is larger (tuned on real weights with the shared test images).
+BACKBONE_LOSS_WEIGHTS = MappingProxyType({
+    "vgg19": CHAPTER_LOSS_WEIGHTS,
+    "vgg16": CHAPTER_LOSS_WEIGHTS,
+    "squeezenet": MappingProxyType({"content_weight": 1e3, "style_weight": 3.0, "tv_weight": 1e-4}),
+})
+
+_VGG19_STYLE_LAYERS = {f"block{block}_conv1": 1.0 for block in range(1, 6)}
+
+PRESETS: Mapping[str, Mapping] = MappingProxyType({
+    # Section 9.3 of the chapter, field by field.
+    "chapter": MappingProxyType({
+        "backbone": "vgg19", "weights": "imagenet",
+        "content_layers": {"block5_conv2": 1.0}, "style_layers": _VGG19_STYLE_LAYERS,
+        **CHAPTER_LOSS_WEIGHTS, "style_blend": None, "iterations": 1000, "optimizer": "adam",
+        "learning_rate": 5.0, "beta_1": 0.99, "epsilon": 0.1, "init": "content", "max_side": 512,
+        "style_scale": 1.0, "preserve_colors": "none", "multiscale": False}),
+})
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleConfig:
+    """Settings of one style transfer run. Loss weights and layers left as None come from the backbone's preset."""
+
+    backbone: str = "squeezenet"
+    weights: str | None = "imagenet"
+    content_layers: Mapping[str, float] | None = None
+    style_layers: Mapping[str, float] | None = None
+    content_weight: float | None = None
+    style_weight: float | None = None
+    tv_weight: float | None = None
+    style_blend: tuple[float, ...] | None = None
+    iterations: int = 200
+    optimizer: str = "lbfgs"
+    learning_rate: float = 5.0
+    beta_1: float = 0.99
+    epsilon: float = 0.1
+    init: str = "content"
+    max_side: int = 512
+    style_scale: float = 1.0
+    preserve_colors: str = "none"
+    multiscale: bool = True
+    multiscale_min_side: int = 128
+    frame_every: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check, optional = validation.check_number, validation.check_optional_number
+        validation.check_choice("backbone", self.backbone, BACKBONE_NAMES + ("custom",))
+        for name in ("content_layers", "style_layers"):
+            self._set(name, _checked_layers(name, getattr(self, name)))
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            self._set(name, optional(name, getattr(self, name), 0.0, 1e12))
+        self._set("style_blend", _checked_blend(self.style_blend))
+        self._set("iterations", check("iterations", self.iterations, 0, 5000, integer=True))
+        validation.check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        self._set("learning_rate", check("learning_rate", self.learning_rate, 1e-4, 1e3))
+        self._set("beta_1", check("beta_1", self.beta_1, 0.0, 0.9999))
+        self._set("epsilon", check("epsilon", self.epsilon, 1e-10, 1e3))
+        validation.check_choice("init", self.init, INITS)
+        self._set("max_side", check("max_side", self.max_side, 32, MAX_SIDE, integer=True))
+        self._set("style_scale", check("style_scale", self.style_scale, 0.1, 4.0))
+        validation.check_choice("preserve_colors", self.preserve_colors, COLOR_MODES)
+        if not isinstance(self.multiscale, bool):
+            raise ValueError(f"multiscale must be true or false, got {self.multiscale!r}")
+        self._set("multiscale_min_side", check("multiscale_min_side", self.multiscale_min_side, 16, MAX_SIDE,
+                                               integer=True))
+        self._set("frame_every", check("frame_every", self.frame_every, 1, 5000, integer=True))
+        self._set("seed", check("seed", self.seed, 0, 2**31 - 1, integer=True))
+
+    def _set(self, name: str, value) -> None:
+        object.__setattr__(self, name, value)
+
+    def loss_weights(self) -> tuple[float, float, float]:
+        """(content, style, total variation) weights: this config's, or its backbone's preset for those left None."""
+        preset = BACKBONE_LOSS_WEIGHTS.get(self.backbone, CHAPTER_LOSS_WEIGHTS)
+        return tuple(preset[name] if getattr(self, name) is None else getattr(self, name)
+                     for name in ("content_weight", "style_weight", "tv_weight"))
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> StyleConfig:
+        """A named preset ("chapter"), with any fields overridden."""
+        validation.check_choice("preset", name, tuple(PRESETS))
+        return cls(**{**PRESETS[name], **overrides})
+
+
+def _checked_layers(name: str, layers):
+    if layers is None:
+        return None
+    layers = validation.check_weights(name, layers, 0.0, 1e6)
+    if not any(layers.values()):
+        raise ValueError(f"{name}: give at least one layer a positive weight")
+    return layers
+
+
+def _checked_blend(blend):
+    if blend is None:
+        return None
+    if isinstance(blend, (str, bytes)) or not isinstance(blend, Sequence):
+        raise ValueError(f"style_blend must be a list of numbers, one per style image; got {blend!r}")
+    blend = tuple(validation.check_number("style_blend", weight, 0.0, 1e6) for weight in blend)
+    if not blend or not any(blend):
+        raise ValueError("style_blend: give at least one style a positive weight")
+    return blend
+
+
+# --- the run ---------------------------------------------------------------------------------------------------
+
+def stylize(content, styles, config: StyleConfig = StyleConfig(),
+            backbone: Backbone | None = None) -> Iterator[Frame]:
+    """Paint `content` in the style of `styles` (one image or a list), yielding Frames as it goes.
+
+    Images may be paths, PIL images or uint8 arrays. Everything is loaded and checked before this returns, so bad
+    input raises here rather than mid-run. Without `backbone`, the registry's is used in the precision
+    neuralart.runtime picks for this machine (the losses, Gram matrices and the image stay float32 either way).
+    """
+    style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+    if not style_list:
+        raise ValueError("Give at least one style image.")
+    blend = _blend_weights(config.style_blend, len(style_list))
+    backbone = backbone or get_backbone(config.backbone, config.weights, precision="auto")
+    content_layers = _active_layers(config.content_layers or backbone.default_layers("style_content"), "content")
+    style_layers = _active_layers(config.style_layers or backbone.default_layers("style"), "style")
+    backbone.check_layers(tuple(content_layers) + tuple(style_layers))
+    content_image = images.load_image(content, max_side=config.max_side)
+    style_images = [images.load_image(style, max_side=MAX_STYLE_SIDE) for style in style_list]
+    run = _StyleRun(config, backbone, content_layers, style_layers, blend)
+    run.prepare_images(content_image, style_images)
+    return run.frames()
+
+
+def _blend_weights(blend: tuple[float, ...] | None, count: int) -> list[float]:
+    if blend is None:
+        return [1.0 / count] * count
+    if len(blend) != count:
+        raise ValueError(f"style_blend has {len(blend)} weights but {count} style images were given.")
+    total = sum(blend)
+    return [weight / total for weight in blend]
+
+
+def _active_layers(layers: Mapping[str, float], kind: str) -> dict[str, float]:
+    """Layers with a positive weight, their weights normalised to sum to 1 (so equal weights are the chapter's
+    1/number-of-layers, and the overall strength is the loss weight alone)."""
+    active = {layer: float(weight) for layer, weight in layers.items() if weight > 0}
+    if not active:
+        raise ValueError(f"No {kind} layers with a positive weight.")
+    total = sum(active.values())
+    return {layer: weight / total for layer, weight in active.items()}
+
+
+def scale_shapes(size: tuple[int, int], multiscale: bool, min_side: int,
+                 network_min_side: int = 1) -> list[tuple[int, int]]:
+    """(height, width) of each scale, smallest first, ending at `size`: halving from `size` while the longest side
+    stays at least `min_side` and the shortest at least what the network needs."""
+    shapes = [tuple(size)]
+    while multiscale:
+        smaller = images.scaled_size(shapes[0], 0.5)
+        if max(smaller) < min_side or min(smaller) < network_min_side:
+            break
+        shapes.insert(0, smaller)
+    return shapes
+
+
+class _StyleRun:
+    """The state of one run: created inside `stylize`, never shared between runs or users."""
+
+    def __init__(self, config: StyleConfig, backbone: Backbone, content_layers: dict[str, float],
+                 style_layers: dict[str, float], blend: list[float]):
+        import tensorflow as tf
+
+        self.config = config
+        self.steps_function = style_steps(backbone, tuple(content_layers), tuple(style_layers))
+        self.content_layer_weights = tf.constant(list(content_layers.values()), tf.float32)
+        self.style_layer_weights = tf.constant(list(style_layers.values()), tf.float32)
+        self.loss_weights = tf.constant(config.loss_weights(), tf.float32)
+        self.blend = blend
+        self.network_min_side = backbone.spec.min_size
+        self.rng = np.random.default_rng(config.seed)
+        self.steps = 0
+
+    # -- images -----------------------------------------------------------------------------------------------
+
+    def prepare_images(self, content: np.ndarray, styles: list[np.ndarray]) -> None:
+        """The photo, the style images and the images the network sees, after colour preservation."""
+        mode = self.config.preserve_colors
+        if mode == "histogram":
+            styles = [images.match_color_histogram(style, content) for style in styles]
+        self.content = content
+        if mode == "luminance":
+            self.seen_content = images.luminance_image(content)
+            self.seen_styles = [images.luminance_image(style, like=content) for style in styles]
+        else:
+            self.seen_content, self.seen_styles = content, styles
+        self.shapes = scale_shapes(content.shape[:2], self.config.multiscale, self.config.multiscale_min_side,
+                                   self.network_min_side)
+        self.total_steps = len(self.shapes) * self.config.iterations
+
+    def _initial_pixels(self, shape: tuple[int, int]) -> np.ndarray:
+        init = self.config.init
+        if init == "content":
+            return images.uint8_to_pixels(images.resize_uint8(self.seen_content, shape))
+        if init == "style":
+            return images.uint8_to_pixels(images.resize_uint8(self.seen_styles[0], shape))
+        # Grey with mild noise: the structure then comes from the losses alone, as in Gatys et al.'s noise start.
+        noise = np.clip(127.5 + 25.0 * self.rng.standard_normal((*shape, 3)), 0, 255)
+        if self.config.preserve_colors == "luminance":
+            noise = np.repeat(noise.mean(axis=2, keepdims=True), 3, axis=2)
+        return noise.astype(np.float32)
+
+    def _targets(self, shape: tuple[int, int]):
+        """Content features and blended style Gram matrices at this scale (computed once per scale)."""
+        import tensorflow as tf
+
+        features = self.steps_function.features
+        content_at = images.uint8_to_pixels(images.resize_uint8(self.seen_content, shape))
+        content_targets, _ = features(tf.constant(content_at))
+        style_side = min(MAX_STYLE_SIDE, max(16, round(max(shape) * self.config.style_scale)))
+        blended = None
+        for weight, style in zip(self.blend, self.seen_styles):
+            if weight == 0:
+                continue
+            _, grams = features(tf.constant(images.uint8_to_pixels(images.fit_to_longest_side(style, style_side))))
+            weighted = [weight * gram for gram in grams]
+            blended = weighted if blended is None else [total + gram for total, gram in zip(blended, weighted)]
+        return list(content_targets), blended
+
+    def _display(self, pixels, shape: tuple[int, int]) -> np.ndarray:
+        pixels = np.asarray(pixels, dtype=np.float32)
+        if self.config.preserve_colors == "luminance":
+            return images.with_chroma_of(pixels, images.resize_uint8(self.content, shape))
+        return images.pixels_to_uint8(pixels)
+
+    # -- the loop ---------------------------------------------------------------------------------------------
+
+    def frames(self) -> Iterator[Frame]:
+        import tensorflow as tf
+
+        pixels = None
+        for index, shape in enumerate(self.shapes, start=1):
+            stage = f"scale {index}/{len(self.shapes)} ({shape[1]}x{shape[0]})"
+            if pixels is None:
+                pixels = self._initial_pixels(shape)
+            else:
+                pixels = tf.clip_by_value(images.resize_float(pixels, shape), 0.0, 255.0).numpy()
+            optimizer = _LbfgsScale if self.config.optimizer == "lbfgs" else _AdamScale
+            scale = optimizer(self, pixels, *self._targets(shape))
+            scale_end = self.steps + self.config.iterations
+            while self.steps < scale_end:
+                done, finished = scale.run(min(self.config.frame_every, scale_end - self.steps))
+                self.steps = scale_end if finished else self.steps + done
+                if self.steps < scale_end:
+                    yield self._frame(scale.current, scale.current_terms, shape, stage)
+            pixels, terms = scale.best()
+            yield self._frame(pixels, terms, shape, stage, stage_done=True)
+
+    def _frame(self, pixels, terms, shape, stage: str, stage_done: bool = False) -> Frame:
+        losses = {name: float(value) for name, value in zip(LOSS_TERMS, np.asarray(terms))}
+        return Frame(image=self._display(pixels, shape), step=self.steps, total_steps=self.total_steps,
+                     losses=losses, stage=stage, stage_done=stage_done)
+
+    def evaluate(self, pixels, content_targets, style_targets):
+        """(terms [total, content, style, tv], gradient) of a float32 pixel array."""
+        import tensorflow as tf
+
+        return self.steps_function.value_and_gradient(
+            tf.constant(pixels, tf.float32), content_targets, style_targets, self.content_layer_weights,
+            self.style_layer_weights, self.loss_weights)
+
+
+class _Best:
+    """The lowest-loss image seen so far at one scale (the chapter returns its best image, not its last)."""
+
+    def __init__(self):
+        self.loss = math.inf
+        self.pixels = None
+        self.terms = None
+
+    def offer(self, loss: float, pixels, terms) -> None:
+        if loss < self.loss or self.pixels is None:
+            self.loss, self.pixels, self.terms = loss, np.array(pixels, dtype=np.float32), np.asarray(terms)
+
+
+class _LbfgsScale:
+    """L-BFGS-B at one scale, with the pixel range as bounds, advanced a chunk of iterations at a time."""
+
+    def __init__(self, run: _StyleRun, pixels: np.ndarray, content_targets, style_targets):
+        self.run_state, self.content_targets, self.style_targets = run, content_targets, style_targets
+        self.shape = pixels.shape
+        self.best_seen = _Best()
+        self.optimizer = LbfgsbStepper(np.asarray(pixels, dtype=np.float64).ravel(), 0.0, 255.0, LBFGS_HISTORY)
+        if run.config.iterations == 0:
+            self._value_and_gradient(self.optimizer.x)
+
+    def _value_and_gradient(self, flat: np.ndarray):
+        pixels = flat.reshape(self.shape).astype(np.float32)
+        terms, gradient = self.run_state.evaluate(pixels, self.content_targets, self.style_targets)
+        terms = terms.numpy()
+        self.best_seen.offer(float(terms[0]), pixels, terms)
+        return float(terms[0]), gradient.numpy().ravel().astype(np.float64)
+
+    @property
+    def current(self) -> np.ndarray:
+        return self.best_seen.pixels
+
+    @property
+    def current_terms(self) -> np.ndarray:
+        return self.best_seen.terms
+
+    def run(self, iterations: int) -> tuple[int, bool]:
+        done = self.optimizer.iterate(self._value_and_gradient, iterations)
+        return done, self.optimizer.finished
+
+    def best(self):
+        return self.best_seen.pixels, self.best_seen.terms
+
+
+class LbfgsbStepper:
+    """SciPy's L-BFGS-B routine (Byrd, Lu, Nocedal & Zhu 1995) driven a few iterations at a time.
+
+    `scipy.optimize.minimize` runs to the end in one call, and starting it again per chunk of iterations would
+    throw away its curvature history and redo its per-call setup (a Python loop over every pixel's bounds, seconds
+    for a large image). Its compiled routine talks to the caller by reverse communication, so this class keeps the
+    routine's state between chunks and asks for values and gradients itself, as `minimize` does internally. When
+    the routine's interface is not the one this was written for (a SciPy other than 1.15 to 1.17), each chunk falls
+    back to one `minimize` call from the current point.
+    """
+
+    LINE_SEARCH_STEPS = 20
+
+    def __init__(self, x0: np.ndarray, low: float, high: float, history: int):
+        size = x0.size
+        self.x = np.array(x0, dtype=np.float64)
+        self.history = history
+        self.low, self.high = np.full(size, float(low)), np.full(size, float(high))
+        self.bound_kinds = np.full(size, 2, dtype=np.int32)  # 2: both a lower and an upper bound
+        self.value, self.gradient = 0.0, np.zeros(size)
+        self.work = np.zeros(2 * history * size + 5 * size + 11 * history ** 2 + 8 * history)
+        self.integer_work = np.zeros(3 * size, dtype=np.int32)
+        self.task, self.line_search_task = np.zeros(2, dtype=np.int32), np.zeros(2, dtype=np.int32)
+        self.saved = (np.zeros(4, dtype=np.int32), np.zeros(44, dtype=np.int32), np.zeros(29))
+        self.finished = False
+        self.reverse_communication = _setulb() is not None
+
+    def iterate(self, value_and_gradient, iterations: int) -> int:
+        """Advance up to `iterations` iterations; return how many were done (fewer once `finished`)."""
+        if self.reverse_communication:
+            try:
+                return self._iterate_in_place(value_and_gradient, iterations)
+            except TypeError:  # A SciPy whose routine takes other arguments.
+                self.reverse_communication = False
+        return self._iterate_with_minimize(value_and_gradient, iterations)
+
+    def _iterate_in_place(self, value_and_gradient, iterations: int) -> int:
+        setulb, done = _setulb(), 0
+        while done < iterations and not self.finished:
+            setulb(self.history, self.x, self.low, self.high, self.bound_kinds, self.value, self.gradient,
+                   0.0, 0.0, self.work, self.integer_work, self.task, *self.saved, self.LINE_SEARCH_STEPS,
+                   self.line_search_task)
+            if self.task[0] == 3:  # The routine wants the value and gradient at self.x.
+                self.value, self.gradient = value_and_gradient(self.x)
+            elif self.task[0] == 1:  # An iteration is complete.
+                done += 1
+            else:  # Converged, or the line search found no lower point: further iterations would not move.
+                self.finished = True
+        return done
+
+    def _iterate_with_minimize(self, value_and_gradient, iterations: int) -> int:
+        from scipy.optimize import Bounds, minimize
+
+        result = minimize(value_and_gradient, self.x, jac=True, method="L-BFGS-B",
+                          bounds=Bounds(self.low, self.high),
+                          options={"maxiter": iterations, "maxcor": self.history, "ftol": 0.0, "gtol": 0.0,
+                                   "maxls": self.LINE_SEARCH_STEPS})
+        self.x = result.x
+        self.finished = int(result.nit) < iterations
+        return int(result.nit)
+
+
+def _setulb():
+    """SciPy's compiled L-BFGS-B routine with the reverse-communication interface of SciPy 1.15+, or None."""
+    try:
+        from scipy.optimize import _lbfgsb
+    except ImportError:
+        return None
+    return getattr(_lbfgsb, "setulb", None)
+
+
+class _AdamScale:
+    """Adam at one scale, exactly as the chapter steps it, several steps per traced call."""
+
+    def __init__(self, run: _StyleRun, pixels: np.ndarray, content_targets, style_targets):
+        import tensorflow as tf
+
+        self.run_state, self.content_targets, self.style_targets = run, content_targets, style_targets
+        config = run.config
+        self.hyper = tf.constant([config.learning_rate, config.beta_1, ADAM_BETA_2, config.epsilon], tf.float32)
+        self.pixels = tf.constant(pixels, tf.float32)
+        self.first_moment = tf.zeros_like(self.pixels)
+        self.second_moment = tf.zeros_like(self.pixels)
+        self.step_count = tf.constant(0.0)
+        self.best_pixels, self.best_loss = self.pixels, tf.constant(math.inf)
+        self.best_terms = self.current_terms = None
+        if config.iterations == 0:
+            terms, _ = run.evaluate(pixels, content_targets, style_targets)
+            self.best_terms = self.current_terms = terms.numpy()
+
+    @property
+    def current(self):
+        return self.pixels.numpy()
+
+    def run(self, iterations: int) -> tuple[int, bool]:
+        import tensorflow as tf
+
+        run = self.run_state
+        (self.pixels, self.first_moment, self.second_moment, self.step_count, self.best_pixels, self.best_loss,
+         best_terms, last_terms) = run.steps_function.adam_steps(
+            self.pixels, self.first_moment, self.second_moment, self.step_count, tf.constant(iterations),
+            self.hyper, self.best_pixels, self.best_loss, self.content_targets, self.style_targets,
+            run.content_layer_weights, run.style_layer_weights, run.loss_weights)
+        self.current_terms = last_terms.numpy()
+        if float(self.best_loss) < math.inf:
+            self.best_terms = best_terms.numpy()
+        return iterations, False
+
+    def best(self):
+        return self.best_pixels.numpy(), self.best_terms
+
+
+# --- traced steps ----------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class StyleSteps:
+    """The traced functions of style transfer for one backbone and one choice of layers.
+
+    features(pixels) -> (content features, style Gram matrices);
+    value_and_gradient(pixels, targets..., weights...) -> ([total, content, style, tv] weighted, gradient);
+    adam_steps(...) runs several Adam steps in one call.
+    All take images of any size without retracing.
+    """
+
+    features: object
+    value_and_gradient: object
+    adam_steps: object
+
+
+def style_steps(backbone: Backbone, content_layers: tuple[str, ...], style_layers: tuple[str, ...]) -> StyleSteps:
+    """The traced steps for these layers, built once per backbone (and precision) and kept; compiled with XLA
+    when NEURALART_XLA=1."""
+    jit_compile = runtime.xla_enabled()
+    return backbone.cached(("style_steps", content_layers, style_layers, jit_compile),
+                           lambda: _make_style_steps(backbone, content_layers, style_layers, jit_compile))
+
+
+def _make_style_steps(backbone: Backbone, content_layers: tuple[str, ...], style_layers: tuple[str, ...],
+                      jit_compile: bool = False) -> StyleSteps:
+    import tensorflow as tf
+
+    from . import losses
+
+    layer_names = tuple(dict.fromkeys(content_layers + style_layers))
+    feature_model = backbone.layer_model(layer_names)
+    input_space = backbone.input_space
+    channels = {name: int(backbone.model.get_layer(name).output.shape[-1]) for name in layer_names}
+    content_index = [layer_names.index(name) for name in content_layers]
+    style_index = [layer_names.index(name) for name in style_layers]
+    pixels_spec = tf.TensorSpec([None, None, 3], tf.float32)
+    content_specs = [tf.TensorSpec([None, None, channels[name]], tf.float32) for name in content_layers]
+    style_specs = [tf.TensorSpec([channels[name], channels[name]], tf.float32) for name in style_layers]
+    weight_specs = [tf.TensorSpec([len(content_layers)], tf.float32), tf.TensorSpec([len(style_layers)], tf.float32),
+                    tf.TensorSpec([3], tf.float32)]
+
+    def activations_of(model_input):
+        outputs = feature_model(model_input[None], training=False)
+        # A bfloat16 backbone returns bfloat16 activations; every loss is measured in float32.
+        return [tf.cast(output, tf.float32) for output in ([outputs] if len(layer_names) == 1 else outputs)]
+
+    @tf.function(jit_compile=jit_compile, input_signature=[pixels_spec])
+    def features(pixels):
+        outputs = activations_of(input_space.to_model(pixels))
+        return ([outputs[index][0] for index in content_index],
+                [losses.gram_matrix(outputs[index]) for index in style_index])
+
+    def terms_of(pixels, content_targets, style_targets, content_layer_weights, style_layer_weights, loss_weights):
+        model_input = input_space.to_model(pixels)
+        outputs = activations_of(model_input)
+        content = tf.add_n([weight * losses.content_loss(outputs[index][0], target) for weight, index, target
+                            in zip(tf.unstack(content_layer_weights), content_index, content_targets)])
+        style = tf.add_n([weight * losses.style_loss(outputs[index], target) for weight, index, target
+                          in zip(tf.unstack(style_layer_weights), style_index, style_targets)])
+        # The chapter measures total variation on the preprocessed image.
+        weighted = loss_weights * tf.stack([content, style, losses.total_variation_loss(model_input)])
+        return tf.concat([[tf.reduce_sum(weighted)], weighted], axis=0)
+
+    def gradient_of(pixels, *arguments):
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            terms = terms_of(pixels, *arguments)
+            total = terms[0]  # Indexed inside the tape, or the tape would not see the total.
+        return terms, tape.gradient(total, pixels)
+
+    @tf.function(jit_compile=jit_compile, input_signature=[pixels_spec, content_specs, style_specs, *weight_specs])
+    def value_and_gradient(pixels, content_targets, style_targets, content_layer_weights, style_layer_weights,
+                           loss_weights):
+        return gradient_of(pixels, content_targets, style_targets, content_layer_weights, style_layer_weights,
+                           loss_weights)
+
+    adam_signature = [pixels_spec, pixels_spec, pixels_spec,  # image, first and second moments
+                      tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int32),  # steps so far, steps to do
+                      tf.TensorSpec([4], tf.float32),  # learning rate, beta_1, beta_2, epsilon
+                      pixels_spec, tf.TensorSpec([], tf.float32),  # best image so far and its loss
+                      content_specs, style_specs, *weight_specs]
+
+    @tf.function(jit_compile=jit_compile, input_signature=adam_signature)
+    def adam_steps(pixels, first_moment, second_moment, step_count, steps, hyper, best_pixels, best_loss,
+                   content_targets, style_targets, content_layer_weights, style_layer_weights, loss_weights):
+        learning_rate, beta_1, beta_2, epsilon = tf.unstack(hyper)
+        arguments = (content_targets, style_targets, content_layer_weights, style_layer_weights, loss_weights)
+        best_terms = last_terms = tf.zeros([4])
+        for _ in tf.range(steps):
+            terms, gradient = gradient_of(pixels, *arguments)
+            # Keep the image whose loss was just measured if it is the best so far.
+            better = terms[0] < best_loss
+            best_pixels = tf.where(better, pixels, best_pixels)
+            best_terms = tf.where(better, terms, best_terms)
+            best_loss = tf.minimum(terms[0], best_loss)
+            # Adam as Keras and TF1's AdamOptimizer apply it: epsilon added to the uncorrected sqrt(v).
+            step_count += 1.0
+            first_moment = beta_1 * first_moment + (1.0 - beta_1) * gradient
+            second_moment = beta_2 * second_moment + (1.0 - beta_2) * tf.square(gradient)
+            rate = learning_rate * tf.sqrt(1.0 - tf.pow(beta_2, step_count)) / (1.0 - tf.pow(beta_1, step_count))
+            pixels = tf.clip_by_value(pixels - rate * first_moment / (tf.sqrt(second_moment) + epsilon), 0.0, 255.0)
+            last_terms = terms
+        return pixels, first_moment, second_moment, step_count, best_pixels, best_loss, best_terms, last_terms
+
+    return StyleSteps(features, value_and_gradient, adam_steps)

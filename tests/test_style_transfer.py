@@ -1,0 +1,409 @@
+"""Style transfer: property checks on a tiny random backbone, the chapter's formulas checked independently, the
+CLI, and real-weights checks on SqueezeNet with the shared Golden Gate photo and The Starry Night."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+
+from neuralart import cli, images
+from neuralart.style_transfer import (PRESETS, LbfgsbStepper, StyleConfig, scale_shapes, style_steps,
+                                      stylize)
+from tests.conftest import shared_image
+
+TINY_LAYERS = dict(content_layers={"conv3": 1.0}, style_layers={"conv1": 1.0, "conv2": 1.0, "conv3": 1.0})
+# On the tiny random network total variation would dwarf the style term at the presets' weights.
+FAST = dict(backbone="custom", weights=None, iterations=10, frame_every=5, multiscale=False, max_side=128,
+            style_weight=0.1, tv_weight=1e-5, **TINY_LAYERS)
+
+
+@pytest.fixture
+def painting(rng):
+    """A stripy, bluish 'painting' (uint8 48x56x3), unlike the smooth photo."""
+    rows, columns = np.mgrid[0:48, 0:56]
+    stripes = np.sin(columns / 2.0 + rows / 5.0)[..., None] * np.array([90, -60, 40]) + np.array([90, 120, 190])
+    return np.clip(stripes + rng.normal(0, 10, (48, 56, 3)), 0, 255).astype(np.uint8)
+
+
+def run(content, styles, backbone, **overrides):
+    return list(stylize(content, styles, StyleConfig(**{**FAST, **overrides}), backbone))
+
+
+def initial_total(content, styles, backbone, **overrides):
+    """The total loss of the starting image (a run of zero iterations measures it)."""
+    return run(content, styles, backbone, **{**overrides, "iterations": 0})[-1].losses["total"]
+
+
+# --- the optimisation ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("optimizer, iterations, fraction", [("lbfgs", 20, 0.75), ("adam", 40, 0.95)])
+def test_total_loss_decreases(photo, painting, tiny_backbone, optimizer, iterations, fraction):
+    frames = run(photo, painting, tiny_backbone, optimizer=optimizer, iterations=iterations)
+    start = initial_total(photo, painting, tiny_backbone, optimizer=optimizer)
+    totals = [frame.losses["total"] for frame in frames]
+    assert totals[-1] < fraction * start
+    assert totals[-1] == min(totals), "the last frame must be the best image"
+
+
+def test_large_content_weight_keeps_the_content(photo, painting, tiny_backbone):
+    def change(**overrides):
+        result = run(photo, painting, tiny_backbone, iterations=20, **overrides)[-1].image
+        return np.abs(result.astype(float) - photo.astype(float)).mean()
+
+    anchored = change(content_weight=1e9)
+    free = change(content_weight=1e-3)
+    assert anchored < 2.0, f"mean change {anchored:.2f} of 255 with a huge content weight"
+    assert free > 4 * anchored
+
+
+def test_blend_one_zero_equals_a_single_style(photo, painting, tiny_backbone, rng):
+    other = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    single = run(photo, [painting], tiny_backbone)[-1]
+    blended = run(photo, [painting, other], tiny_backbone, style_blend=(1.0, 0.0))[-1]
+    np.testing.assert_array_equal(single.image, blended.image)
+    assert single.losses == blended.losses
+    mixed = run(photo, [painting, other], tiny_backbone, style_blend=(1.0, 1.0))[-1]
+    assert np.abs(mixed.image.astype(int) - single.image.astype(int)).max() > 0
+
+
+def test_luminance_transfer_keeps_the_content_chroma(photo, painting, tiny_backbone):
+    def chroma_change(mode):
+        result = run(photo, painting, tiny_backbone, iterations=20, preserve_colors=mode)[-1].image
+        return np.abs(images.rgb_to_yiq(result)[..., 1:] - images.rgb_to_yiq(photo)[..., 1:]).mean()
+
+    kept, changed = chroma_change("luminance"), chroma_change("none")
+    assert kept < 1.0, f"I/Q moved by {kept:.2f} on average"
+    assert changed > 5 * kept
+
+
+def test_histogram_matching_gives_the_style_the_content_colours(photo, painting):
+    matched = images.match_color_histogram(painting, photo)
+    assert matched.dtype == np.uint8 and matched.shape == painting.shape
+    photo_means = photo.reshape(-1, 3).mean(axis=0)
+    assert np.abs(matched.reshape(-1, 3).mean(axis=0) - photo_means).max() < 4
+    assert np.abs(painting.reshape(-1, 3).mean(axis=0) - photo_means).max() > 10
+
+
+def test_histogram_mode_runs_and_differs(photo, painting, tiny_backbone):
+    plain = run(photo, painting, tiny_backbone)[-1].image
+    matched = run(photo, painting, tiny_backbone, preserve_colors="histogram")[-1].image
+    assert np.abs(plain.astype(int) - matched.astype(int)).max() > 0
+
+
+@pytest.mark.parametrize("init", ["noise", "style"])
+def test_other_initialisations_start_elsewhere(photo, painting, tiny_backbone, init):
+    start = run(photo, painting, tiny_backbone, iterations=0, init=init)[-1].image
+    assert np.abs(start.astype(float) - photo.astype(float)).mean() > 10
+
+
+def test_fixed_seed_reproduces_and_other_seed_differs(photo, painting, tiny_backbone):
+    first = run(photo, painting, tiny_backbone, init="noise", seed=3)[-1].image
+    again = run(photo, painting, tiny_backbone, init="noise", seed=3)[-1].image
+    other = run(photo, painting, tiny_backbone, init="noise", seed=4)[-1].image
+    np.testing.assert_array_equal(first, again)
+    assert np.abs(first.astype(int) - other.astype(int)).max() > 0
+
+
+# --- the chapter's algorithm, checked independently -------------------------------------------------------------
+
+def test_chapter_preset_is_section_9_3():
+    config = StyleConfig.preset("chapter")
+    assert (config.backbone, config.optimizer, config.init) == ("vgg19", "adam", "content")
+    assert (config.learning_rate, config.beta_1, config.epsilon) == (5.0, 0.99, 0.1)
+    assert dict(config.content_layers) == {"block5_conv2": 1.0}
+    assert dict(config.style_layers) == {f"block{block}_conv1": 1.0 for block in range(1, 6)}
+    assert config.loss_weights() == (1e3, 1e-2, 1e-4)
+    assert not config.multiscale and config.preserve_colors == "none" and config.style_scale == 1.0
+
+
+def numpy_chapter_terms(image, content, style, backbone, content_layer, style_layers):
+    """The chapter's formulas in numpy on the network's activations: content = mean squared feature difference;
+    style = mean over layers of the mean squared Gram difference (Gram / positions); total variation = sum of
+    (down² + right²) ** 1.25 on the preprocessed image; weights 1e3, 1e-2, 1e-4."""
+    names = (content_layer, *style_layers)
+    model = backbone.layer_model(names)
+
+    def activations(pixels):
+        return [output.numpy()[0].astype(np.float64)
+                for output in model(backbone.input_space.to_model(pixels.astype(np.float32))[None])]
+
+    def gram(features):
+        flat = features.reshape(-1, features.shape[-1])
+        return flat.T @ flat / flat.shape[0]
+
+    result, target, styled = activations(image), activations(content), activations(style)
+    content_term = np.mean((result[0] - target[0]) ** 2)
+    style_term = np.mean([np.mean((gram(mine) - gram(theirs)) ** 2) for mine, theirs in zip(result[1:], styled[1:])])
+    preprocessed = backbone.input_space.to_model(image.astype(np.float64))
+    down = (preprocessed[:-1, :-1] - preprocessed[1:, :-1]) ** 2
+    right = (preprocessed[:-1, :-1] - preprocessed[:-1, 1:]) ** 2
+    tv_term = np.sum((down + right) ** 1.25)
+    return {"content": 1e3 * content_term, "style": 1e-2 * style_term, "tv": 1e-4 * tv_term}
+
+
+def test_chapter_loss_equals_an_independent_computation(photo, painting, tiny_backbone):
+    """The chapter preset (on the tiny network's layers) measures the chapter's formulas: starting from the style
+    image and doing no step, the reported losses are those of that image."""
+    config = StyleConfig.preset("chapter", backbone="custom", weights=None, iterations=0, init="style",
+                                **TINY_LAYERS)
+    frame = list(stylize(photo, painting, config, tiny_backbone))[-1]
+    style_seen = images.fit_to_longest_side(painting, max(photo.shape[:2]))
+    expected = numpy_chapter_terms(frame.image, photo, style_seen, tiny_backbone, "conv3", ("conv1", "conv2", "conv3"))
+    for name, value in expected.items():
+        assert frame.losses[name] == pytest.approx(value, rel=2e-4), name
+    assert frame.losses["total"] == pytest.approx(sum(expected.values()), rel=2e-4)
+
+
+def test_adam_steps_match_keras_adam_with_clipping(photo, painting, tiny_backbone):
+    """Three traced Adam steps equal Keras's Adam (lr 5, beta_1 0.99, epsilon 0.1) clipped to 0..255 each step."""
+    import keras
+    import tensorflow as tf
+
+    steps = style_steps(tiny_backbone, ("conv3",), ("conv1", "conv2", "conv3"))
+    content_targets, _ = steps.features(tf.constant(images.uint8_to_pixels(photo)))
+    _, style_targets = steps.features(tf.constant(images.uint8_to_pixels(images.resize_uint8(painting, (64, 64)))))
+    weights = (tf.constant([1.0]), tf.constant([1 / 3] * 3), tf.constant([1e3, 1e-2, 1e-4]))
+    start = tf.constant(images.uint8_to_pixels(photo))
+    outputs = steps.adam_steps(start, tf.zeros_like(start), tf.zeros_like(start), tf.constant(0.0), tf.constant(3),
+                               tf.constant([5.0, 0.99, 0.999, 0.1]), start, tf.constant(math.inf),
+                               list(content_targets), list(style_targets), *weights)
+    variable = tf.Variable(start)
+    optimizer = keras.optimizers.Adam(learning_rate=5.0, beta_1=0.99, epsilon=0.1)
+    for _ in range(3):
+        _, gradient = steps.value_and_gradient(tf.convert_to_tensor(variable), list(content_targets),
+                                               list(style_targets), *weights)
+        optimizer.apply_gradients([(gradient, variable)])
+        variable.assign(tf.clip_by_value(variable, 0.0, 255.0))
+    np.testing.assert_allclose(outputs[0].numpy(), variable.numpy(), atol=1e-3)
+    assert float(outputs[3]) == 3.0
+
+
+def test_lbfgs_stepper_in_chunks_equals_one_scipy_call(rng):
+    """Driving SciPy's L-BFGS-B a chunk at a time keeps its history: the path is exactly one minimize call's."""
+    from scipy.optimize import Bounds, minimize
+
+    size = 300
+    matrix = rng.standard_normal((size, size)) / np.sqrt(size)
+    matrix = matrix @ matrix.T + 0.1 * np.eye(size)
+    target = rng.uniform(-100, 400, size)
+
+    def value_and_gradient(x):
+        residual = x - target
+        return 0.5 * residual @ matrix @ residual + 1e-6 * np.sum(residual ** 4), \
+            matrix @ residual + 4e-6 * residual ** 3
+
+    start = rng.uniform(0, 255, size)
+    stepper = LbfgsbStepper(start, 0.0, 255.0, history=5)
+    done = sum(stepper.iterate(value_and_gradient, chunk) for chunk in (4, 7, 9))
+    reference = minimize(value_and_gradient, start, jac=True, method="L-BFGS-B",
+                         bounds=Bounds(np.zeros(size), np.full(size, 255.0)),
+                         options={"maxiter": 20, "maxcor": 5, "ftol": 0.0, "gtol": 0.0, "maxls": 20})
+    assert stepper.reverse_communication, "the reverse-communication path was not used"
+    assert done == reference.nit
+    np.testing.assert_allclose(stepper.x, reference.x, rtol=0, atol=1e-9)
+    assert stepper.x.min() >= 0 and stepper.x.max() <= 255
+
+
+# --- the Frame contract, stopping, tracing -------------------------------------------------------------------
+
+def test_frame_contract_over_scales(tiny_backbone, rng, painting):
+    content = rng.integers(0, 256, (96, 120, 3), dtype=np.uint8)
+    frames = run(content, painting, tiny_backbone, multiscale=True, multiscale_min_side=30, iterations=6,
+                 frame_every=4)
+    shapes = scale_shapes((96, 120), True, 30)
+    assert shapes == [(24, 30), (48, 60), (96, 120)]
+    steps = [frame.step for frame in frames]
+    assert steps == sorted(steps) and frames[-1].step == frames[-1].total_steps == 18 and frames[-1].done
+    assert [frame.image.shape[:2] for frame in frames if frame.stage_done] == shapes
+    for frame in frames:
+        assert frame.image.dtype == np.uint8 and frame.image.ndim == 3 and frame.image.shape[2] == 3
+        assert list(frame.losses) == ["total", "content", "style", "tv"]
+        assert all(math.isfinite(value) for value in frame.losses.values())
+        parts = frame.losses["content"] + frame.losses["style"] + frame.losses["tv"]
+        assert frame.losses["total"] == pytest.approx(parts, rel=1e-5)
+    assert frames[-1].image.shape == content.shape
+
+
+def test_close_mid_run_is_clean(photo, painting, tiny_backbone):
+    generator = stylize(photo, painting, StyleConfig(**{**FAST, "iterations": 400}), tiny_backbone)
+    first = next(generator)
+    generator.close()
+    assert first.step == 5 < first.total_steps
+    with pytest.raises(StopIteration):
+        next(generator)
+
+
+def test_no_retracing_across_image_sizes(tiny_backbone, rng, painting):
+    for height, width in ((40, 48), (64, 80), (72, 56)):
+        content = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        for optimizer in ("lbfgs", "adam"):
+            run(content, painting, tiny_backbone, optimizer=optimizer, iterations=2, frame_every=1)
+    steps = style_steps(tiny_backbone, ("conv3",), ("conv1", "conv2", "conv3"))
+    assert steps.features.experimental_get_tracing_count() == 1
+    assert steps.value_and_gradient.experimental_get_tracing_count() == 1
+    assert steps.adam_steps.experimental_get_tracing_count() == 1
+
+
+# --- configuration --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("field, value", [
+    ("iterations", -1), ("iterations", 10**6), ("iterations", True), ("optimizer", "sgd"), ("init", "random"),
+    ("preserve_colors", "yes"), ("max_side", 4096), ("max_side", float("nan")), ("style_scale", 0.0),
+    ("content_weight", float("inf")), ("style_weight", -1.0), ("tv_weight", "big"), ("style_blend", (0.0, 0.0)),
+    ("style_blend", "0.5"), ("style_blend", (1.0, float("nan"))), ("style_layers", {"conv1": 0.0}),
+    ("content_layers", {"": 1.0}), ("multiscale", "no"), ("seed", -1), ("backbone", "alexnet"),
+    ("learning_rate", 0.0), ("frame_every", 0),
+])
+def test_config_rejects_bad_values(field, value):
+    with pytest.raises(ValueError):
+        StyleConfig(**{field: value})
+
+
+def test_config_is_frozen_and_presets_fill_loss_weights():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        StyleConfig().iterations = 3
+    assert StyleConfig(backbone="vgg19").loss_weights() == (1e3, 1e-2, 1e-4)
+    assert StyleConfig(backbone="squeezenet", style_weight=7.0).loss_weights()[1] == 7.0
+    with pytest.raises(ValueError, match="preset"):
+        StyleConfig.preset("picasso")
+
+
+def test_blend_length_must_match_the_styles(photo, painting, tiny_backbone):
+    with pytest.raises(ValueError, match="2 weights but 1 style"):
+        run(photo, painting, tiny_backbone, style_blend=(1.0, 2.0))
+
+
+def test_unknown_layer_is_a_clear_error(photo, painting, tiny_backbone):
+    with pytest.raises(ValueError, match="no layer named block5_conv2"):
+        run(photo, painting, tiny_backbone, content_layers={"block5_conv2": 1.0})
+
+
+# --- the command line ------------------------------------------------------------------------------------------
+
+def style_parser_flags() -> set[str]:
+    parser = cli.build_parser()
+    style_parser = parser._subparsers._group_actions[0].choices["style"]
+    return {option for action in style_parser._actions for option in action.option_strings}
+
+
+def test_every_config_field_has_a_flag():
+    flags = style_parser_flags()
+    for field in dataclasses.fields(StyleConfig):
+        assert "--" + field.name.replace("_", "-") in flags
+    for flag in ("--style-blend", "--no-multiscale", "--preserve-colors", "--preset", "--report", "--tv-weight"):
+        assert flag in flags
+
+
+def parse_style(*arguments):
+    from neuralart.cli_style import style_config_from_args
+
+    return style_config_from_args(cli.build_parser().parse_args(["style", "c.png", "s1.png", "s2.png", "-o", "o.png",
+                                                                 *arguments]))
+
+
+def test_defaults_come_from_the_dataclass_and_the_preset_fills_the_rest():
+    assert parse_style() == StyleConfig()
+    chapter = parse_style("--preset", "chapter", "--iterations", "7", "--weights", "none")
+    assert chapter == StyleConfig.preset("chapter", iterations=7, weights=None)
+    assert parse_style("--iterations", "7", "--preset", "chapter").iterations == 7
+    flagged = parse_style("--style-blend", "0.7,0.3", "--no-multiscale", "--preserve-colors", "luminance")
+    assert flagged.style_blend == (0.7, 0.3) and not flagged.multiscale and flagged.preserve_colors == "luminance"
+
+
+@pytest.fixture
+def image_files(tmp_path, photo, painting):
+    content, style = tmp_path / "content.png", tmp_path / "style.png"
+    images.save_png(content, photo)
+    images.save_png(style, painting)
+    return content, style
+
+
+def test_style_command_writes_png_recipe_and_report(tmp_path, image_files):
+    content, style = image_files
+    output, report = tmp_path / "out.png", tmp_path / "report.json"
+    assert cli.main(["style", str(content), str(style), str(style), "-o", str(output), "--report", str(report),
+                     "--backbone", "squeezenet", "--weights", "none", "--max-side", "64", "--iterations", "3",
+                     "--style-blend", "2,1", "--seed", "5", "--quiet"]) == 0
+    recipe = images.read_recipe(str(output))
+    assert recipe["technique"] == "style" and recipe["config"]["style_blend"] == [2.0, 1.0]
+    data = json.loads(report.read_text())
+    assert set(data["final_losses"]) == {"total", "content", "style", "tv"}
+    assert data["iterations"] == data["total_steps"] == 3
+    assert data["wall_time_s"] > 0 and data["peak_rss_mb"] > 0
+    assert images.load_image(str(output)).shape[:2] == (51, 64)
+    again = tmp_path / "again.png"
+    assert cli.main(["style", str(content), str(style), str(style), "-o", str(again), "--recipe", str(output),
+                     "--quiet"]) == 0
+    np.testing.assert_array_equal(images.load_image(str(output)), images.load_image(str(again)))
+
+
+def test_style_command_bad_value_is_one_clear_line(tmp_path, image_files, capsys):
+    content, style = image_files
+    assert cli.main(["style", str(content), str(style), "-o", str(tmp_path / "o.png"), "--weights", "none",
+                     "--preserve-colors", "sepia"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: preserve_colors must be one of") and "Traceback" not in error
+
+
+# --- real SqueezeNet -------------------------------------------------------------------------------------------
+
+def squeezenet_distances(image, content, style, backbone):
+    """(style distance, content distance) of a uint8 image with the backbone's default style layers (mean squared
+    Gram difference, averaged over layers) and content layer (mean squared feature difference)."""
+    import tensorflow as tf
+
+    from neuralart import losses
+
+    content_layer = next(iter(backbone.default_layers("style_content")))
+    style_layers = tuple(backbone.default_layers("style"))
+    model = backbone.layer_model((content_layer, *style_layers))
+
+    def activations(pixels):
+        return model(backbone.input_space.to_model(tf.constant(images.uint8_to_pixels(pixels)))[None])
+
+    mine, target, styled = activations(image), activations(content), activations(style)
+    style_distance = np.mean([float(losses.style_loss(a, losses.gram_matrix(b)))
+                              for a, b in zip(mine[1:], styled[1:])])
+    return style_distance, float(losses.content_loss(mine[0], target[0]))
+
+
+@pytest.mark.slow
+def test_real_squeezenet_takes_the_style_and_keeps_the_content(squeezenet):
+    content = images.load_image(shared_image("golden_gate.jpg"), max_side=160)
+    style = images.load_image(shared_image("starry_night.jpg"))
+    style_seen = images.fit_to_longest_side(style, 160)
+    config = StyleConfig(backbone="squeezenet", weights=None, max_side=160, iterations=40, frame_every=20,
+                         multiscale=False)
+    result = list(stylize(content, style, config, squeezenet))[-1].image
+    before_style, _ = squeezenet_distances(content, content, style_seen, squeezenet)
+    after_style, after_content = squeezenet_distances(result, content, style_seen, squeezenet)
+    _, style_image_content = squeezenet_distances(style_seen if style_seen.shape == content.shape
+                                                  else images.resize_uint8(style_seen, content.shape[:2]),
+                                                  content, style_seen, squeezenet)
+    assert after_style < before_style / 4, f"Gram distance {before_style:.4g} -> {after_style:.4g}"
+    assert after_content < 0.5 * style_image_content, (
+        f"content distance {after_content:.4g} vs the style image's {style_image_content:.4g}")
+
+
+@pytest.mark.slow
+def test_real_squeezenet_lbfgs_beats_adam_in_as_many_iterations(squeezenet):
+    content = images.load_image(shared_image("golden_gate.jpg"), max_side=128)
+    style = images.load_image(shared_image("starry_night.jpg"))
+    totals = {}
+    for optimizer in ("lbfgs", "adam"):
+        config = StyleConfig(backbone="squeezenet", weights=None, max_side=128, iterations=30, frame_every=30,
+                             multiscale=False, optimizer=optimizer)
+        totals[optimizer] = list(stylize(content, style, config, squeezenet))[-1].losses["total"]
+    assert totals["lbfgs"] < totals["adam"], totals
+
+
+def test_recipe_round_trip_restores_the_config():
+    from neuralart import recipes
+
+    config = StyleConfig.preset("chapter", style_blend=(1.0, 2.0), preserve_colors="luminance")
+    recipe = json.loads(json.dumps(recipes.recipe_for("style", config)))
+    assert recipes.config_from_recipe(recipe, "style") == config
