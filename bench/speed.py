@@ -29,8 +29,9 @@ DEFAULT_OUT = HERE / "results"
 JOBS = {
     "peak": [("peak", [], {})],
     "dream": [("dream", [], {})],
-    "dream-switch": [("dream-switch", [], {}), ("dream-switch", ["--threads"], {}),
-                     ("dream-switch", [], {"NEURALART_XLA": "1"})],
+    "dream-switch": [("dream-switch", [], {}), ("dream-switch", [], {"NEURALART_THREADS": "2"}),
+                     ("dream-switch", [], {"NEURALART_PRECISION": "float32"}),
+                     ("dream-switch", [], {"NEURALART_PRECISION": "float32", "NEURALART_XLA": "1"})],
     "dream-precision": [("dream-precision", [], {})],
     "style-quality": [("style-quality", [], {})],
     "style-speed": [("style-speed", [], {})],
@@ -83,7 +84,6 @@ def parse_arguments(argv):
     parser.add_argument("--size", type=int, default=512, help=argparse.SUPPRESS)
     parser.add_argument("--backbone", default="squeezenet", help=argparse.SUPPRESS)
     parser.add_argument("--iterations", type=int, default=5, help=argparse.SUPPRESS)
-    parser.add_argument("--threads", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.repeats is None:
         options.repeats = 1 if options.quick else 2
@@ -99,7 +99,7 @@ def run_job(case: str, extra: list[str], environment: dict, options) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **environment}
     label = " ".join([case, *extra, *(f"{key}={value}" for key, value in environment.items())])
     print(f"[bench] {label} ...", file=sys.stderr, flush=True)
-    start = time.perf_counter()
+    start, load_before = time.perf_counter(), os.getloadavg()[0]
     completed = subprocess.run(command, env=env, capture_output=True, text=True)
     try:
         result = json.loads(Path(result_path).read_text()) if completed.returncode == 0 else None
@@ -108,7 +108,9 @@ def run_job(case: str, extra: list[str], environment: dict, options) -> dict:
     if result is None:
         tail = (completed.stderr or completed.stdout).strip().splitlines()[-5:]
         result = {"rows": [], "notes": [f"{label}: failed ({' / '.join(tail)})"]}
-    result.update(job=label, environment=environment, wall_s=round(time.perf_counter() - start, 1))
+    # The 1-minute load average before and after: above the core count, other processes shared the machine.
+    result.update(job=label, environment=environment, wall_s=round(time.perf_counter() - start, 1),
+                  load_average=[round(load_before, 2), round(os.getloadavg()[0], 2)])
     print(f"[bench] {label} done in {result['wall_s']} s", file=sys.stderr, flush=True)
     return result
 
@@ -161,6 +163,10 @@ def markdown(report: dict) -> str:
             lines.append("")
     if details:
         lines += ["", "## Details", ""] + details
+    loads = [load for result in report["results"] for load in result.get("load_average", [])]
+    if loads:
+        lines += ["", f"1-minute load average seen between cases: {min(loads)} to {max(loads)} "
+                  f"(on {os.cpu_count()} cores; more than that means other processes shared the machine)."]
     notes = [note for result in report["results"] for note in result.get("notes", [])]
     if notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]

@@ -234,9 +234,9 @@ def ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile_size:
 
     Its input signature leaves height and width free, so octaves and new images reuse one trace; layer weights,
     step and max_loss are arguments, so moving a slider does not retrace either. It computes in the backbone's
-    precision (`backbone.precision`); with NEURALART_XLA=1 it is compiled with XLA.
+    precision (`backbone.precision`); with NEURALART_XLA=1 a float32 one is compiled with XLA.
     """
-    jit_compile = runtime.xla_enabled()
+    jit_compile = runtime.xla_enabled() and backbone.precision == "float32"
     return backbone.cached(("dream_ascent", layer_names, tile_size, jit_compile),
                            lambda: _make_ascent_function(backbone, layer_names, tile_size, jit_compile))
 

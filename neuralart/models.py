@@ -443,6 +443,7 @@ def _float32_backbone(name: str, weights, include_top: bool) -> Backbone:
 
 
 def _build(spec: BackboneSpec, weights, include_top: bool):
+    runtime.configure_threads()  # Only with NEURALART_THREADS set, and only before TensorFlow's first op.
     weights_path = None
     if weights == "imagenet":
         weights_file = spec.weights_top if include_top else spec.weights_notop

@@ -8,9 +8,11 @@ so `auto` picks it only where the CPU has those instructions.
 
 Switches, read when a run starts (never at import):
 - NEURALART_PRECISION = auto | float32 | bfloat16 (default auto): force float32 for exact, comparable numbers;
-- NEURALART_XLA = 0 | 1 (default 0): compile the traced steps with XLA. On the 2-core AVX-512 machine the
-  benchmark measured XLA's convolution gradients slower than TensorFlow's oneDNN kernels, so it is off;
-- NEURALART_THREADS = N: TensorFlow's intra-op threads (default: the cores this process may use).
+- NEURALART_XLA = 0 | 1 (default 0): compile float32 traced steps with XLA (its CPU convolutions refuse
+  bfloat16). On the 2-core AVX-512 machine the benchmark measured XLA's convolution gradients slower than
+  TensorFlow's oneDNN kernels, so it is off;
+- NEURALART_THREADS = N: N intra-op threads and one op at a time, applied when the first backbone is built
+  (default: TensorFlow's own choice, which measured as fast).
 
 Nothing here imports TensorFlow at import time.
 """
@@ -104,33 +106,30 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def thread_settings(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
-    """(intra-op, inter-op) threads for TensorFlow: every core inside an op, one op at a time.
-
-    These networks are chains of large convolutions that each fill every core, so running two ops at once only
-    makes them compete for the same cores and caches.
-    """
+def thread_settings(environ: Mapping[str, str] | None = None) -> tuple[int, int] | None:
+    """(intra-op, inter-op) threads asked for with NEURALART_THREADS=N (N inside an op, one op at a time), or
+    None to keep TensorFlow's own choice (every core, for both), which the benchmark measured as fast or faster
+    on the 2-core machine."""
     environ = os.environ if environ is None else environ
     text = environ.get(THREADS_VARIABLE, "").strip()
-    if text:
-        if not text.isdigit() or int(text) < 1:
-            raise ValueError(f"{THREADS_VARIABLE} must be a positive whole number; got {text!r}")
-        return int(text), 1
-    return available_cores(), 1
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{THREADS_VARIABLE} must be a positive whole number; got {text!r}")
+    return int(text), 1
 
 
 def configure_threads(environ: Mapping[str, str] | None = None) -> bool:
-    """Apply `thread_settings` to TensorFlow if its runtime has not started yet; True when applied.
-
-    TensorFlow fixes its thread pools when it first runs an op, after which the settings can no longer change;
-    then this leaves them as they are.
-    """
+    """Apply NEURALART_THREADS to TensorFlow if it is set and TensorFlow's runtime has not started; True when
+    applied. TensorFlow fixes its thread pools when it first runs an op; after that this changes nothing."""
+    settings = thread_settings(environ)
+    if settings is None:
+        return False
     import tensorflow as tf
 
-    intra, inter = thread_settings(environ)
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(intra)
-        tf.config.threading.set_inter_op_parallelism_threads(inter)
+        tf.config.threading.set_intra_op_parallelism_threads(settings[0])
+        tf.config.threading.set_inter_op_parallelism_threads(settings[1])
     except RuntimeError:
         return False
     return True
@@ -142,4 +141,4 @@ def describe() -> dict:
     return {"cpu": cpu_model(), "cores": available_cores(),
             "bfloat16_instructions": sorted(flag for flag in BFLOAT16_FLAGS if flag in flags),
             "avx512": "avx512f" in flags, "precision": resolve_precision(), "xla": xla_enabled(),
-            "threads": dict(zip(("intra_op", "inter_op"), thread_settings()))}
+            "threads": thread_settings() or "tensorflow default"}

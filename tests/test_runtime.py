@@ -64,7 +64,8 @@ def test_xla_and_thread_switches():
     with pytest.raises(ValueError, match="NEURALART_XLA"):
         runtime.xla_enabled({"NEURALART_XLA": "maybe"})
     assert runtime.thread_settings({"NEURALART_THREADS": "3"}) == (3, 1)
-    assert runtime.thread_settings({})[0] == runtime.available_cores()
+    assert runtime.thread_settings({}) is None
+    assert runtime.configure_threads({}) is False
     with pytest.raises(ValueError, match="NEURALART_THREADS"):
         runtime.thread_settings({"NEURALART_THREADS": "0"})
 
@@ -186,6 +187,15 @@ def test_bfloat16_dream_does_not_retrace(tiny_backbone, rng):
         image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         list(dream(image, DreamConfig(**{**DREAM, "layers": layers, "iterations": 2}), fast))
     assert ascent_function(fast, tuple(layers), DreamConfig().tile_size).experimental_get_tracing_count() == 1
+
+
+def test_xla_switch_leaves_bfloat16_steps_uncompiled(photo, tiny_backbone, monkeypatch):
+    """XLA's CPU convolutions refuse bfloat16, so NEURALART_XLA=1 must not break a bfloat16 run."""
+    from neuralart.deepdream import DreamConfig, dream
+
+    monkeypatch.setenv("NEURALART_XLA", "1")
+    frames = list(dream(photo, DreamConfig(**{**DREAM, "iterations": 2}), tiny_backbone.with_precision("bfloat16")))
+    assert frames[-1].done
 
 
 @pytest.mark.slow
