@@ -19,8 +19,9 @@ alone or in a grid. Objectives: "channel" (a filter's mean), "neuron" (its centr
 layer, DeepDream-like) and "class" (a classifier's logit). `negative=True` finds what a filter most dislikes: the
 pre-ReLU activation is pushed down, because after a ReLU there is nothing below zero to push.
 
-`visualize(config)` yields a `Frame` holding the grid of tiles every `frame_every` steps (filters in index order)
-and closes with the kept filters ordered by achieved activation (`stage_done=True`); `Frame.losses` gives each
+`visualize(config)` yields a `Frame` holding the grid of tiles every `frame_every` steps, or sooner once
+`FRAME_SECONDS` of work has passed (filters in index order, each with the objective its last step reported), and
+closes with the kept filters ordered by achieved activation (`stage_done=True`); `Frame.losses` gives each
 filter's achieved activation ("filter 3": value), grid order first. Also here: `feature_maps` (what a photo does
 to a layer, in one forward pass), `kernel_tiles` (the first layer's learned kernels) and the two measures the
 quality benchmark uses, `robust_activation` and `high_frequency_share`.
@@ -31,13 +32,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import time
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
 from . import images, validation
 from .frames import Frame
-from .models import BACKBONE_NAMES, Backbone, get_backbone
+from .models import BACKBONE_NAMES, Backbone, get_backbone, inference_model
 
 OBJECTIVES = ("channel", "neuron", "layer", "class")
 MODES = ("quality", "classic")
@@ -65,6 +67,9 @@ SPECTRUM_INIT_STD = 0.01
 # Lucid divides the Fourier image by 4 before the sigmoid; it keeps pixels in the sigmoid's steep middle for
 # longer, where gradients pass through it almost undiminished.
 SPECTRUM_DIVISOR = 4.0
+# A frame is handed back once about this much work has passed, even before `frame_every` steps, so a big
+# network on a slow machine still streams, and Stop acts within about this long.
+FRAME_SECONDS = 1.0
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8
 
@@ -280,8 +285,11 @@ def _linear_part(layer, tensor):
 
 
 def _objective_function(backbone: Backbone, plan: _Plan, form: str):
-    """images in pixel units (batch, h, w, 3) -> one objective value per image, of the layer's output, its
-    pre-activation, or ("revive") the output where it responds and the pre-activation where it is silent."""
+    """images in pixel units (batch, h, w, 3) -> (value to push, value to report), one per image.
+
+    The value pushed is the objective of the layer's output, of its pre-activation, or ("revive") of the output
+    where the filter responds and of the pre-activation where it is silent; the value reported is the output's
+    for "revive" and the pushed value otherwise."""
     return backbone.cached(("features_objective", plan.layer, form, plan.objective),
                            lambda: _make_objective_function(backbone, plan, form))
 
@@ -293,7 +301,10 @@ def _make_objective_function(backbone: Backbone, plan: _Plan, form: str):
     from .losses import FEATURE_OBJECTIVES
 
     parts = _activation_parts(backbone.model.get_layer(plan.layer), form in ("pre", "revive"))
-    part_model = keras.Model(backbone.model.inputs, [part.tensor for part in parts], name="features_parts")
+    # Computed in the backbone's precision (bfloat16 where the CPU has it); the pieces are cast back to
+    # float32 before the last linear step is redone and before any objective.
+    part_model = inference_model(keras.Model(backbone.model.inputs, [part.tensor for part in parts],
+                                             name="features_parts"), backbone.precision)
     objective = FEATURE_OBJECTIVES[plan.objective]
     input_space = backbone.input_space
 
@@ -301,13 +312,15 @@ def _make_objective_function(backbone: Backbone, plan: _Plan, form: str):
         return tf.concat(pieces, axis=-1) if len(pieces) > 1 else pieces[0]
 
     def values(pixels, targets):
-        outputs = tf.nest.flatten(part_model(input_space.to_model(pixels), training=False))
+        outputs = [tf.cast(output, tf.float32)
+                   for output in tf.nest.flatten(part_model(input_space.to_model(pixels), training=False))]
         pre = [part.to_pre(output) for part, output in zip(parts, outputs)]
         if form != "revive":
-            return objective(concatenated(pre), targets)
+            pushed = objective(concatenated(pre), targets)
+            return pushed, pushed
         output_values = objective(concatenated([part.activate(piece) for part, piece in zip(parts, pre)]),
                                   targets)
-        return tf.where(output_values > 0, output_values, objective(concatenated(pre), targets))
+        return tf.where(output_values > 0, output_values, objective(concatenated(pre), targets)), output_values
     return values
 
 
@@ -332,12 +345,14 @@ def _make_evaluation(backbone: Backbone, plan: _Plan):
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
                                   tf.TensorSpec([None], tf.int32), tf.TensorSpec([2], tf.int32)])
     def evaluate(pixels, targets, view_size):
-        return values(_to_view(pixels, view_size, fixed), targets)
+        return values(_to_view(pixels, view_size, fixed), targets)[1]
     return evaluate
 
 
 def classic_function(backbone: Backbone, plan: _Plan):
-    """Traced classic ascent: several steps per call of image += step * gradient / rms(gradient), per image."""
+    """Traced classic ascent: several steps per call of image += step * gradient / rms(gradient), per image.
+    Returns the images and the objective reported at the last step (measured before its update, as the chapter
+    prints it)."""
     return backbone.cached(("features_classic",) + plan.key, lambda: _make_classic(backbone, plan))
 
 
@@ -356,23 +371,26 @@ def _make_classic(backbone: Backbone, plan: _Plan):
         tf.TensorSpec([2], tf.int32),  # the network's input size when it is fixed
     ])
     def ascend(pixels, targets, steps, step_size, sign, view_size):
+        reported = tf.zeros(tf.shape(targets), tf.float32)
         for _ in tf.range(steps):
             with tf.GradientTape() as tape:
                 tape.watch(pixels)
-                objective = sign * tf.reduce_sum(values(_to_view(pixels, view_size, fixed), targets))
+                pushed, reported = values(_to_view(pixels, view_size, fixed), targets)
+                objective = sign * tf.reduce_sum(pushed)
             gradient = tape.gradient(objective, pixels)
             # The chapter's normalisation, per image so each filter moves as it would alone: a dead filter's
             # zero gradient stays zero, and its image stops changing.
             rms = tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=[1, 2, 3], keepdims=True))
             pixels = pixels + step_size * gradient / (rms + 1e-5)
-        return pixels
+        return pixels, reported
     return ascend
 
 
 def quality_function(backbone: Backbone, plan: _Plan):
     """Traced quality ascent: Adam on a Fourier-parameterized, colour-decorrelated image under random
     transformations; several steps per call. The Adam state travels in and out as tensors, so no variable ties
-    the trace to one image size or batch."""
+    the trace to one image size or batch. Also returns the objective reported at the last step, as the network
+    saw that step's transformed image."""
     return backbone.cached(("features_quality",) + plan.key, lambda: _make_quality(backbone, plan))
 
 
@@ -396,12 +414,14 @@ def _make_quality(backbone: Backbone, plan: _Plan):
     ])
     def ascend(spectrum, first_moment, second_moment, taken, frequency_scale, image_size, transforms,
                view_size, targets, learning_rate, sign):
+        reported = tf.zeros(tf.shape(targets), tf.float32)
         for index in tf.range(tf.shape(transforms)[0]):
             with tf.GradientTape() as tape:
                 tape.watch(spectrum)
                 unit = spectrum_to_unit_image(spectrum, frequency_scale, image_size)
                 seen = apply_transforms(unit, transforms[index], view_size)
-                objective = sign * tf.reduce_sum(values(seen * 255.0, targets))
+                pushed, reported = values(seen * 255.0, targets)
+                objective = sign * tf.reduce_sum(pushed)
             gradient = tape.gradient(objective, spectrum)
             taken += 1.0
             first_moment = beta1 * first_moment + (1 - beta1) * gradient
@@ -409,7 +429,7 @@ def _make_quality(backbone: Backbone, plan: _Plan):
             corrected_first = first_moment / (1 - beta1 ** taken)
             corrected_second = second_moment / (1 - beta2 ** taken)
             spectrum = spectrum + learning_rate * corrected_first / (tf.sqrt(corrected_second) + ADAM_EPSILON)
-        return spectrum, first_moment, second_moment, taken
+        return spectrum, first_moment, second_moment, taken, reported
     return ascend
 
 
@@ -461,10 +481,14 @@ def random_transforms(rng: np.random.Generator, count: int, image_size: tuple[in
     """
     height, width = image_size
     view_height, view_width = view_size or image_size
-    scales = np.exp(rng.uniform(np.log(TRANSFORM_SCALE[0]), np.log(TRANSFORM_SCALE[1]), count))
-    angles = np.deg2rad(rng.uniform(-TRANSFORM_DEGREES, TRANSFORM_DEGREES, count))
+    # Four numbers per transform, drawn transform by transform, so drawing 8 then 8 gives the same sequence as
+    # drawing 16 at once: a run's result does not depend on how its steps are split into traced calls.
+    draws = rng.random((count, 4))
+    low, high = np.log(TRANSFORM_SCALE[0]), np.log(TRANSFORM_SCALE[1])
+    scales = np.exp(low + (high - low) * draws[:, 0])
+    angles = np.deg2rad(TRANSFORM_DEGREES * (2 * draws[:, 1] - 1))
     reach = max(1.0, TRANSFORM_SHIFT * min(height, width))
-    shifts = rng.uniform(-reach, reach, (count, 2))
+    shifts = reach * (2 * draws[:, 2:] - 1)
     return np.stack([_view_to_image(scale, angle, shift, (height, width), (view_height, view_width))
                      for scale, angle, shift in zip(scales, angles, shifts)]).astype(np.float32)
 
@@ -504,13 +528,17 @@ class _ClassicBatch:
         self.step_size = tf.constant(config.step_size, tf.float32)
         self.view_size = tf.constant(plan.view_size or (config.size, config.size), tf.int32)
 
-    def advance(self, steps: int) -> None:
+    def advance(self, steps: int) -> np.ndarray:
+        """Take `steps` steps; the objective reported at the last one."""
         import tensorflow as tf
 
-        self.pixels = self.ascend(self.pixels, self.targets, tf.constant(steps, tf.int32), self.step_size,
-                                  tf.constant(self.plan.sign, tf.float32), self.view_size)
+        self.pixels, reported = self.ascend(self.pixels, self.targets, tf.constant(steps, tf.int32),
+                                            self.step_size, tf.constant(self.plan.sign, tf.float32),
+                                            self.view_size)
+        return reported.numpy()
 
-    def values(self) -> np.ndarray:
+    def achieved(self) -> np.ndarray:
+        """The objective of the current images, exactly (one forward pass)."""
         return self.evaluate(self.pixels, self.targets, self.view_size).numpy()
 
     def tiles(self) -> list[np.ndarray]:
@@ -546,21 +574,24 @@ class _QualityBatch:
         self.targets = tf.constant(targets, tf.int32)
         self.learning_rate = tf.constant(config.step_size, tf.float32)
 
-    def advance(self, steps: int) -> None:
+    def advance(self, steps: int) -> np.ndarray:
+        """Take `steps` steps; the objective reported at the last one (on its transformed image)."""
         import tensorflow as tf
 
         size = tuple(int(side) for side in self.image_size.numpy())
         per_target = [random_transforms(rng, steps, size, self.view_size) for rng in self.rngs]
         transforms = tf.constant(np.stack(per_target, axis=1))  # (steps, batch, 8)
-        self.spectrum, self.first_moment, self.second_moment, self.taken = self.ascend(
+        self.spectrum, self.first_moment, self.second_moment, self.taken, reported = self.ascend(
             self.spectrum, self.first_moment, self.second_moment, self.taken, self.scale, self.image_size,
             transforms, tf.constant(self.view_size, tf.int32), self.targets, self.learning_rate,
             tf.constant(self.plan.sign, tf.float32))
+        return reported.numpy()
 
     def unit_images(self):
         return spectrum_to_unit_image(self.spectrum, self.scale, self.image_size)
 
-    def values(self) -> np.ndarray:
+    def achieved(self) -> np.ndarray:
+        """The objective of the current images, untransformed (one forward pass)."""
         import tensorflow as tf
 
         return self.evaluate(self.unit_images() * 255.0, self.targets,
@@ -618,26 +649,35 @@ class _FilterRun:
         self.steps = 0
         self.tiles: dict[int, np.ndarray] = {}
         self.values: dict[int, float] = {}
+        self.seconds_per_step: float | None = None
 
     def frames(self) -> Iterator[Frame]:
         batch_class = _BATCH_CLASSES[self.config.mode]
         for number, targets in enumerate(self.batches, start=1):
             batch = batch_class(self.config, self.backbone, self.plan, targets)
-            for chunk in self._chunks():
-                batch.advance(chunk)
+            remaining = self.steps_per_batch
+            while remaining > 0:
+                chunk = self._next_chunk(remaining)
+                started = time.perf_counter()
+                reported = batch.advance(chunk)  # Reading the result waits for the call: real work is timed.
+                self.seconds_per_step = (time.perf_counter() - started) / chunk
+                remaining -= chunk
                 self.steps += chunk
                 self.tiles.update(zip(targets, batch.tiles()))
-                self.values.update(zip(targets, (float(value) for value in batch.values())))
+                # While optimising, the value reported by the last step; at the end, the exact one.
+                values = reported if remaining else batch.achieved()
+                self.values.update(zip(targets, (float(value) for value in values)))
                 if self.steps < self.total_steps:
                     yield self._progress_frame(number)
         yield self._final_frame()
 
-    def _chunks(self) -> Iterator[int]:
-        remaining = self.steps_per_batch
-        while remaining > 0:
-            chunk = min(self.config.frame_every, remaining)
-            remaining -= chunk
-            yield chunk
+    def _next_chunk(self, remaining: int) -> int:
+        """Steps for the next traced call: up to `frame_every`, but no more than fit in `FRAME_SECONDS` at the
+        speed measured so far (a single step until there is a measurement), so slow networks still stream."""
+        limit = min(remaining, self.config.frame_every)
+        if self.seconds_per_step is None:
+            return 1
+        return max(1, min(limit, int(FRAME_SECONDS / max(self.seconds_per_step, 1e-9))))
 
     def kept(self) -> tuple[int, ...]:
         """The chapter's kept filters: those whose (signed) objective rose above zero, best first."""

@@ -163,6 +163,15 @@ def test_negative_objective_decreases_pre_activation(tiny_backbone, mode):
     assert all(late[target] < early[target] for target in late)
 
 
+def test_bfloat16_backbones_visualize_too(tiny_backbone):
+    """A backbone asked to compute in bfloat16 runs the same recipe; objectives stay float32 and still rise."""
+    half = tiny_backbone.with_precision("bfloat16")
+    early = render(config(steps=1), half).values
+    late = render(config(steps=16), half).values
+    assert all(isinstance(value, float) and math.isfinite(value) for value in late.values())
+    assert sum(late.values()) > sum(early.values())
+
+
 def test_fixed_input_networks_see_the_image_resized(fixed_size_classifier):
     for mode in ("classic", "quality"):
         frames = list(visualize(config(mode=mode, objective="class", layer=None, size=48, steps=4),
@@ -190,7 +199,7 @@ def test_classic_step_is_the_unit_rms_normalised_gradient(tiny_backbone):
     start = np.stack([grey_noise_start(32, rng) for _ in range(2)])
     targets = tf.constant([0, 5], tf.int32)
     stepped = ascend(tf.constant(start), targets, tf.constant(1), tf.constant(1.0), tf.constant(1.0),
-                     tf.constant([32, 32])).numpy()
+                     tf.constant([32, 32]))[0].numpy()
     model = tiny_backbone.layer_model(("conv2",))
     for index, target in enumerate([0, 5]):
         image = tf.constant(start[index:index + 1])
@@ -236,6 +245,26 @@ def test_grid_is_ordered_by_achieved_activation(tiny_backbone):
 
 
 # --- the quality mode's pieces -------------------------------------------------------------------------------
+
+def test_transforms_map_view_pixels_to_image_pixels():
+    """Identity, a pure shift (the view samples 3 pixels to the right, so content moves left) and a resize to a
+    fixed view all land where they should."""
+    import tensorflow as tf
+
+    from neuralart.features import _view_to_image, apply_transforms
+
+    image = np.random.default_rng(0).random((1, 12, 16, 3)).astype(np.float32)
+    identity = _view_to_image(1.0, 0.0, (0.0, 0.0), (12, 16), (12, 16))
+    np.testing.assert_allclose(identity, [1, 0, 0, 0, 1, 0, 0, 0], atol=1e-12)
+    same = apply_transforms(tf.constant(image), tf.constant([identity], tf.float32), tf.constant([12, 16]))
+    np.testing.assert_allclose(same.numpy(), image, atol=1e-6)
+    shift = _view_to_image(1.0, 0.0, (3.0, 0.0), (12, 16), (12, 16))
+    moved = apply_transforms(tf.constant(image), tf.constant([shift], tf.float32), tf.constant([12, 16])).numpy()
+    np.testing.assert_allclose(moved[0, :, :13], image[0, :, 3:], atol=1e-6)
+    np.testing.assert_allclose(moved[0, :, 13:], 0.5)  # grey where the image no longer reaches
+    half = _view_to_image(1.0, 0.0, (0.0, 0.0), (12, 16), (6, 8))
+    assert half[0] == half[4] == 2.0  # one view pixel spans two image pixels
+
 
 def test_pre_activation_parts_match_the_layer_output(tiny_backbone):
     """Recomputing the convolution without its ReLU, then applying the ReLU, gives the layer's output."""
@@ -305,10 +334,24 @@ def test_frame_contract(tiny_backbone, mode):
 def test_close_mid_run_is_clean(tiny_backbone):
     frames = visualize(config(steps=40, frame_every=2), tiny_backbone)
     first = next(frames)
-    assert first.step == 2
+    assert first.step == 1  # The first call takes one step, to measure the speed.
     frames.close()
     with pytest.raises(StopIteration):
         next(frames)
+
+
+@pytest.mark.parametrize("frame_seconds, steps", [(1e-9, list(range(1, 13))), (1e9, [1, 5, 9, 12])])
+def test_slow_steps_stream_sooner(tiny_backbone, monkeypatch, frame_seconds, steps):
+    """Frames come every `frame_every` steps, or after every step once a step costs more than FRAME_SECONDS;
+    either way the result is the same."""
+    import neuralart.features as features
+
+    monkeypatch.setattr(features, "FRAME_SECONDS", frame_seconds)
+    frames = list(visualize(config(steps=12, frame_every=4), tiny_backbone))
+    assert [frame.step for frame in frames] == steps
+    monkeypatch.setattr(features, "FRAME_SECONDS", 1e9 if frame_seconds < 1 else 1e-9)
+    np.testing.assert_array_equal(frames[-1].image,
+                                  list(visualize(config(steps=12, frame_every=4), tiny_backbone))[-1].image)
 
 
 def test_mistakes_surface_before_the_first_frame(tiny_backbone):
