@@ -7,11 +7,12 @@ Two ways to make them, chosen by `FilterConfig.mode`:
   of the filter's mean activation with the gradient normalised to unit RMS (about 20 steps of size 1), skip
   filters whose activation stays at zero, and show each result normalised to mean 0.5 and spread 0.1.
 - "quality", the default, as Lucid does it (Olah, Mordvintsev & Schubert 2017, "Feature Visualization";
-  Mordvintsev et al. 2018, "Differentiable Image Parameterizations"): the image lives in a scaled Fourier basis
-  (a 1/f spectrum, so every frequency is equally easy to change), in decorrelated ImageNet colour, and passes
-  through a sigmoid so pixels stay in range; Adam optimises it, and the image is randomly shifted, scaled and
-  rotated before every step so that only patterns that survive those changes are rewarded. Results look like
-  textures and object parts rather than high-frequency noise.
+  Mordvintsev et al. 2018, "Differentiable Image Parameterizations"): the image lives in a Fourier basis scaled
+  by 1/f, the spectrum of natural images, so a step changes broad structure more than pixel-level detail; its
+  colours are decorrelated as in ImageNet, and a sigmoid keeps pixels in range; Adam optimises it, and the image
+  is randomly shifted, scaled and rotated before every step so that only patterns that survive those changes
+  are rewarded. A filter silent on the grey start is pushed up before its ReLU until it responds. Results look
+  like textures and object parts rather than high-frequency noise.
 
 In both modes many filters are optimised together as one batch (image b ascends filter b's objective), and each
 filter's random start and transformations come from its own seed, so a filter looks the same whether it is run
