@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -222,6 +223,43 @@ def test_time_budget_keeps_the_last_image_with_a_warning(monkeypatch):
     assert isinstance(image, np.ndarray) and image.dtype == np.uint8
     assert status.endswith("stopped early") and "/1000" in status
     assert Path(download).is_file()
+
+
+# --- weights ---------------------------------------------------------------------------------------------------
+
+def test_real_squeezenet_weights_from_the_keras_cache(client, tmp_path, monkeypatch):
+    """ImageNet weights through the registry's real path (a KERAS_HOME seeded from ../shared, no download): the
+    served dream makes the chosen layers' activations grow."""
+    from conftest import SQUEEZENET_WEIGHTS
+    from neuralart.models import REGISTRY
+
+    if not SQUEEZENET_WEIGHTS.is_file():
+        pytest.skip(f"real SqueezeNet weights not found at {SQUEEZENET_WEIGHTS}")
+    models_folder = tmp_path / "keras" / "models"
+    models_folder.mkdir(parents=True)
+    shutil.copyfile(SQUEEZENET_WEIGHTS, models_folder / REGISTRY["squeezenet"].weights_notop.filename)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    losses = {}
+    for weights in ("imagenet", "random"):
+        job = client.submit(*dream_args(weights=weights, iterations=20, max_side=128), api_name="/dream")
+        losses[weights] = [float(re.search(r"· loss ([-+.e0-9]+)", output[1]).group(1)) for output in job
+                           if " · loss " in output[1]]
+        assert job.outputs()[-1][1].endswith("done")
+    trained, untrained = losses["imagenet"], losses["random"]
+    assert trained[-1] > 2.0 * trained[0], trained  # The objective grows over the run...
+    assert trained[0] > 50 * untrained[0], losses  # ...and comes from trained filters, not a random stand-in.
+
+
+def test_missing_weights_name_the_file_and_the_folder(client, tmp_path, monkeypatch):
+    from gradio_client.exceptions import AppError
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
+    with pytest.raises(AppError) as caught:
+        final_outputs(client, backbone="vgg16", weights="imagenet")
+    message = str(caught.value)
+    assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
+    assert str(tmp_path / "empty-keras-home" / "models") in message and "random weights" in message
+    assert "Traceback" not in message
 
 
 # --- hostile uploads and absurd numbers ----------------------------------------------------------------------
