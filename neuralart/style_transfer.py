@@ -7,6 +7,8 @@ pixels stay alike (total-variation loss). The three are weighted and summed.
 
 The chapter's algorithm (section 9.3) is `PRESETS["chapter"]`: VGG19, Adam (learning rate 5, beta_1 0.99,
 epsilon 0.1) on the image, clipped to valid pixels after every step, starting from the photo, keeping the best image.
+(Its listing stores the image *after* the step whose loss was lowest; this keeps the image that loss was measured
+on, so the returned image and its reported loss belong together.)
 Beyond it, as jcjohnson/neural-style and crowsonkb/style-transfer-pytorch offer:
 - L-BFGS (SciPy's L-BFGS-B, with the pixel range as bounds) as the default optimizer;
 - several style images whose Gram matrices are blended with weights, and a style scale;
