@@ -247,7 +247,11 @@ class _StyleRun:
             self.seen_styles = [images.luminance_image(style, like=content) for style in styles]
         else:
             self.seen_content, self.seen_styles = content, styles
-        self.shapes = scale_shapes(content.shape[:2], self.config.multiscale, self.config.multiscale_min_side,
+        height, width = content.shape[:2]
+        if min(height, width) < self.network_min_side:
+            raise ValueError(f"The photo is {width}x{height}; this network needs at least {self.network_min_side} "
+                             "pixels on each side. Please use a larger photo or image size.")
+        self.shapes = scale_shapes((height, width), self.config.multiscale, self.config.multiscale_min_side,
                                    self.network_min_side)
         self.total_steps = len(self.shapes) * self.config.iterations
 
@@ -270,15 +274,22 @@ class _StyleRun:
         features = self.steps_function.features
         content_at = images.uint8_to_pixels(images.resize_uint8(self.seen_content, shape))
         content_targets, _ = features(tf.constant(content_at))
-        style_side = min(MAX_STYLE_SIDE, max(16, round(max(shape) * self.config.style_scale)))
         blended = None
         for weight, style in zip(self.blend, self.seen_styles):
             if weight == 0:
                 continue
-            _, grams = features(tf.constant(images.uint8_to_pixels(images.fit_to_longest_side(style, style_side))))
+            _, grams = features(tf.constant(images.uint8_to_pixels(self._style_at(style, shape))))
             weighted = [weight * gram for gram in grams]
             blended = weighted if blended is None else [total + gram for total, gram in zip(blended, weighted)]
         return list(content_targets), blended
+
+    def _style_at(self, style: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """The style image as the network sees it at this scale: its longest side `style_scale` times the
+        result's (at most MAX_STYLE_SIDE), but never so small that the network cannot take it."""
+        height, width = style.shape[:2]
+        side = min(MAX_STYLE_SIDE, max(shape) * self.config.style_scale)
+        factor = max(side / max(height, width), self.network_min_side / min(height, width))
+        return images.resize_uint8(style, images.scaled_size((height, width), factor))
 
     def _display(self, pixels, shape: tuple[int, int]) -> np.ndarray:
         pixels = np.asarray(pixels, dtype=np.float32)

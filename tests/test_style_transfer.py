@@ -407,3 +407,18 @@ def test_recipe_round_trip_restores_the_config():
     config = StyleConfig.preset("chapter", style_blend=(1.0, 2.0), preserve_colors="luminance")
     recipe = json.loads(json.dumps(recipes.recipe_for("style", config)))
     assert recipes.config_from_recipe(recipe, "style") == config
+
+
+def test_images_too_small_for_the_network_are_refused_or_enlarged(rng):
+    """SqueezeNet cannot take fewer than 48 pixels a side (its pooling would divide by zero and kill the process):
+    a small photo is refused with a clear message, and a style image shrunk by the style scale is kept large
+    enough."""
+    from neuralart.models import get_backbone
+
+    squeezenet = get_backbone("squeezenet", None)
+    style = rng.integers(0, 256, (200, 160, 3), dtype=np.uint8)
+    config = StyleConfig(weights=None, iterations=1, multiscale=False, style_scale=0.1)
+    with pytest.raises(ValueError, match="needs at least 48 pixels"):
+        stylize(rng.integers(0, 256, (40, 90, 3), dtype=np.uint8), style, config, squeezenet)
+    frames = list(stylize(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), style, config, squeezenet))
+    assert frames[-1].done and frames[-1].image.shape == (64, 64, 3)
