@@ -552,9 +552,10 @@ def loss_history_table(history: list[tuple[int, str, float]]):
     """The live plot's data: one row per (iteration, loss term), the loss as log10 (terms span decades)."""
     import pandas as pd
 
-    return pd.DataFrame([{"iteration": step, "loss": LOSS_LABELS.get(name, name), "log10 loss": math.log10(value)}
-                         for step, name, value in history if value > 0],
-                        columns=["iteration", "loss", "log10 loss"])
+    rows = [(step, LOSS_LABELS.get(name, name), math.log10(value)) for step, name, value in history if value > 0]
+    return pd.DataFrame({"iteration": pd.Series([row[0] for row in rows], dtype="int64"),
+                         "loss": pd.Series([row[1] for row in rows], dtype="str"),
+                         "log10 loss": pd.Series([row[2] for row in rows], dtype="float64")})
 
 
 def run_style(content_path, *values):
@@ -636,8 +637,9 @@ def build_style_tab() -> None:
         with gr.Column():
             output = gr.Image(label="Result", format="png", type="numpy", interactive=False, elem_id="style-output")
             status = gr.Textbox(label="Status", interactive=False, elem_id="style-status")
-            plot = gr.LinePlot(loss_history_table([]), x="iteration", y="log10 loss", color="loss",
-                               label="Losses (log10) by iteration", height=260, elem_id="style-losses")
+            # Starts empty (None): an empty DataFrame here leaves the plot without lines for the whole run.
+            plot = gr.LinePlot(None, x="iteration", y="log10 loss", color="loss",
+                               label="Losses (log10) by iteration", height=320, elem_id="style-losses")
             download = gr.File(label="Final PNG (with its recipe)", interactive=False, elem_id="style-download")
     gr.Markdown(STYLE_EXPLANATION)
     # .input, not .change: a restored recipe or a preset sets the network and the weights together.
