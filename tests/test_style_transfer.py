@@ -422,3 +422,30 @@ def test_images_too_small_for_the_network_are_refused_or_enlarged(rng):
         stylize(rng.integers(0, 256, (40, 90, 3), dtype=np.uint8), style, config, squeezenet)
     frames = list(stylize(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), style, config, squeezenet))
     assert frames[-1].done and frames[-1].image.shape == (64, 64, 3)
+
+
+# --- the tab's adapters ------------------------------------------------------------------------------------------
+
+def test_tab_chapter_preset_widgets_build_the_chapter_config():
+    """Choosing the chapter preset in the tab sets widgets whose config is exactly the chapter's."""
+    import app
+
+    updates = app.style_preset_updates("chapter", "squeezenet")
+    backbone, weights, *values = [update["value"] for update in updates]
+    log_weights, rest = values[:3], values[3:]
+    config = app.style_config_from_widgets([1.0], backbone, weights, *log_weights, *rest, 0)
+    chapter = StyleConfig.preset("chapter")
+    # The tab leaves the layers to VGG19's preset, which is the chapter's choice.
+    assert dataclasses.replace(chapter, content_layers=None, style_layers=None) == config
+    assert app.REGISTRY["vgg19"].defaults["style_content"] == dict(chapter.content_layers)
+    assert app.REGISTRY["vgg19"].defaults["style"] == dict(chapter.style_layers)
+    assert app.style_config_from_widgets([1.0, 3.0], backbone, weights, *log_weights, *rest, 0).style_blend == (1, 3)
+
+
+def test_tab_loss_table_is_numeric_and_log_scaled():
+    import app
+
+    table = app.loss_history_table([(5, "total", 1000.0), (5, "tv", 10.0), (10, "total", 100.0), (10, "content", 0.0)])
+    assert list(table.columns) == ["iteration", "loss", "log10 loss"]
+    assert table["iteration"].tolist() == [5, 5, 10] and table["log10 loss"].tolist() == [3.0, 1.0, 2.0]
+    assert table["loss"].tolist() == ["total", "total variation", "total"]
