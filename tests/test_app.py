@@ -28,6 +28,7 @@ import hostile_inputs
 from conftest import ROOT
 
 PHOTO = ROOT / "assets" / "coffee.jpg"
+STYLE_PICTURE = ROOT / "assets" / "rocket.jpg"
 SHORT_JOB = dict(backbone="squeezenet", weights="random", octaves=1, octave_scale=1.4, iterations=2, step=0.01,
                  max_loss=0, max_side=64, seed=0)
 SQUEEZENET_LAYERS = ("fire2_concat", "fire3_concat", "fire4_concat", "fire5_concat", "fire6_concat",
@@ -432,6 +433,59 @@ def test_restore_warns_about_settings_the_tab_cannot_show(tmp_path):
     with pytest.warns(UserWarning, match=r"except these.*tile_size=256.*frame_every=3"):
         updates = app.recipe_updates(str(path), "dream", widgets)
     assert [update["value"] for update in updates] == ["squeezenet", "random", 0]
+
+
+def technique_runs() -> dict:
+    """Per technique: a recipe's config (non-default, small, within the sliders' ranges) and the core call."""
+    from neuralart.deepdream import DreamConfig, dream
+
+    layers = dict(zip(SQUEEZENET_LAYERS, RECIPE_LAYERS))
+    runs = {"dream": (DreamConfig(backbone="squeezenet", weights=None, layers=layers, octaves=2, octave_scale=1.5,
+                                  iterations=4, step=0.02, max_loss=None, max_side=96, seed=3),
+                      lambda config: dream(str(PHOTO), config))}
+    with contextlib.suppress(ImportError):
+        from neuralart.features import FilterConfig, visualize
+
+        runs["filters"] = (FilterConfig(backbone="squeezenet", weights=None, layer="fire3_concat", filters="1-2",
+                                        mode="classic", steps=4, size=64, seed=5), visualize)
+    with contextlib.suppress(ImportError):
+        from neuralart.style_transfer import StyleConfig, stylize
+
+        runs["style"] = (StyleConfig(backbone="squeezenet", weights=None, content_weight=100.0, style_weight=10.0,
+                                     tv_weight=1e-4, iterations=10, optimizer="adam", max_side=96,
+                                     multiscale=False, seed=4),
+                         lambda config: stylize(str(PHOTO), [str(STYLE_PICTURE)], config))
+    return runs
+
+
+@pytest.mark.parametrize("technique", ["dream", "filters", "style"])
+def test_each_tab_restores_a_recipe_and_reproduces_its_image(technique, tmp_path):
+    """A PNG carrying a recipe, dropped on its tab, sets the widgets so that Run makes the same config again,
+    and with it the same image as the core technique made (same seed, same machine)."""
+    import gradio as gr
+
+    import app
+    from neuralart import images, recipes
+
+    runs = technique_runs()
+    functions = {fn.api_name: fn for fn in app.build_demo().fns.values()}
+    if technique not in runs or technique not in functions:
+        pytest.skip(f"the {technique} tab is not built yet")
+    config, run_core = runs[technique]
+    expected = list(run_core(config))[-1].image
+    made = tmp_path / "made.png"
+    images.save_png(made, expected, recipes.recipe_for(technique, config))
+
+    restore, run = functions[f"restore_{technique}"], functions[technique]
+    updates = restore.fn(str(made))
+    restored = {widget._id: update["value"] for widget, update in zip(restore.outputs, updates) if "value" in update}
+    photos = iter([str(PHOTO), str(STYLE_PICTURE)])
+    values = [next(photos, None) if isinstance(widget, gr.Image) else restored.get(widget._id, widget.value)
+              for widget in run.inputs]
+    outputs = list(run.fn(*values))[-1]
+    image, download = outputs[0], outputs[-1]
+    assert recipes.config_from_recipe(images.read_recipe(download), technique) == config
+    assert np.array_equal(image, expected), "the restored settings made another image"
 
 
 # --- load ----------------------------------------------------------------------------------------------------
