@@ -370,6 +370,10 @@ def test_files_outside_the_app_are_forbidden(server):
     assert escaped.status_code == 403
     direct = httpx.post(f"{server}gradio_api/run/dream", json={"data": []}, timeout=10)
     assert direct.status_code in (403, 404) and "queue" in direct.text.lower(), "api_open must be False"
+    for path in ("/etc/passwd", str(PHOTO)):  # An API caller naming a file on the server instead of uploading.
+        values = [{"path": path, "meta": {"_type": "gradio.FileData"}}, *dream_args()[1:]]
+        event, data = call_with_raw_json(server, "dream", json.dumps({"data": values}))
+        assert event == "error", (path, event, data)
 
 
 # --- recipes -------------------------------------------------------------------------------------------------
