@@ -4,7 +4,6 @@ Each technique is a frozen config dataclass plus a generator of `Frame`s:
 - `dream(image, DreamConfig(...))`: DeepDream;
 - `visualize(FilterConfig(...))`: feature visualization (plus `feature_maps` and `kernel_tiles`);
 - `stylize(content, styles, StyleConfig(...))`: neural style transfer;
-- feature visualization and style transfer live in `neuralart.features` and `neuralart.style_transfer`.
 Nothing heavy happens at import: TensorFlow is imported when a technique first runs.
 """
 
