@@ -14,6 +14,12 @@ Switches, read when a run starts (never at import):
 - NEURALART_THREADS = N: N intra-op threads and one op at a time, applied when the first backbone is built
   (default: TensorFlow's own choice, which measured as fast).
 
+Memory allocator: TensorFlow's default CPU allocator gives large tensors back to the system once freed, so every
+step page-faults its activations in afresh; its BFC allocator keeps them and reuses them. The benchmark measured
+the default DeepDream run 1.5x faster with it (12.8 s -> 8.6 s). TensorFlow reads TF_CPU_ALLOCATOR_USE_BFC when it
+first allocates, so it is set (unless already set) when this module is imported, before any technique imports
+TensorFlow; a program that ran TensorFlow before importing neuralart keeps the allocator it had.
+
 Nothing here imports TensorFlow at import time.
 """
 
@@ -30,6 +36,9 @@ XLA_VARIABLE = "NEURALART_XLA"
 THREADS_VARIABLE = "NEURALART_THREADS"
 # The Keras dtype policy that computes a layer in bfloat16 while keeping its variables in float32.
 KERAS_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+ALLOCATOR_VARIABLE = "TF_CPU_ALLOCATOR_USE_BFC"
+
+os.environ.setdefault(ALLOCATOR_VARIABLE, "true")  # See the module docstring: must precede TensorFlow's start.
 
 
 def cpu_flags(path: str = CPUINFO) -> frozenset[str]:
@@ -141,4 +150,5 @@ def describe() -> dict:
     return {"cpu": cpu_model(), "cores": available_cores(),
             "bfloat16_instructions": sorted(flag for flag in BFLOAT16_FLAGS if flag in flags),
             "avx512": "avx512f" in flags, "precision": resolve_precision(), "xla": xla_enabled(),
-            "threads": thread_settings() or "tensorflow default"}
+            "threads": thread_settings() or "tensorflow default",
+            "bfc_allocator": os.environ.get(ALLOCATOR_VARIABLE, "")}

@@ -70,6 +70,21 @@ def test_xla_and_thread_switches():
         runtime.thread_settings({"NEURALART_THREADS": "0"})
 
 
+@pytest.mark.parametrize("preset, expected", [(None, "true"), ("false", "false")])
+def test_importing_the_package_chooses_the_bfc_allocator_unless_told_otherwise(preset, expected):
+    import os
+    import subprocess
+    import sys
+
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPU_ALLOCATOR_USE_BFC"}
+    if preset is not None:
+        environment["TF_CPU_ALLOCATOR_USE_BFC"] = preset
+    code = "import neuralart, os; print(os.environ['TF_CPU_ALLOCATOR_USE_BFC'])"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env=environment).stdout
+    assert output.strip() == expected
+
+
 def test_importing_the_package_does_not_import_tensorflow():
     import subprocess
     import sys
