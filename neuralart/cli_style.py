@@ -49,7 +49,10 @@ def _style_command(subparsers) -> None:
     parser.add_argument("styles", nargs="+", metavar="style", help="one or more style images")
     _add_common(parser)
     parser.add_argument("--preset", choices=sorted(PRESETS),
-                        help="start from a preset: chapter = section 9.3 (VGG19, Adam lr 5, 1000 iterations)")
+                        help="start from a preset: chapter = section 9.3 (VGG19, Adam lr 5, 1000 iterations); "
+                             "fast = a quick preview (SqueezeNet, 384 px, 60 iterations, one scale)")
+    parser.add_argument("--fast", dest="preset", action="store_const", const="fast",
+                        help="same as --preset fast: a recognisable result in well under 30 s on a 2-core CPU")
     add_config_arguments(parser, StyleConfig, helps=HELPS)
     _leave_unset_flags_out(parser, StyleConfig)
     parser.set_defaults(run=_run_style, parser=parser)

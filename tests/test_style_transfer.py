@@ -449,3 +449,16 @@ def test_tab_loss_table_is_numeric_and_log_scaled():
     assert list(table.columns) == ["iteration", "loss", "log10 loss"]
     assert table["iteration"].tolist() == [5, 5, 10] and table["log10 loss"].tolist() == [3.0, 1.0, 2.0]
     assert table["loss"].tolist() == ["total", "total variation", "total"]
+
+
+def test_fast_flag_is_the_fast_preset_and_explicit_flags_win():
+    from neuralart import cli
+    from neuralart.cli_style import style_config_from_args
+    from neuralart.style_transfer import PRESETS
+
+    parser = cli.build_parser()
+    fast = style_config_from_args(parser.parse_args(["style", "c.png", "s.png", "-o", "o.png", "--fast"]))
+    for name, value in PRESETS["fast"].items():
+        assert getattr(fast, name) == value
+    args = parser.parse_args(["style", "c.png", "s.png", "-o", "o.png", "--fast", "--iterations", "7"])
+    assert style_config_from_args(args).iterations == 7
