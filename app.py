@@ -237,16 +237,19 @@ def _fields_not_shown(config, shown: set[str]) -> list[str]:
 def dream_layer_updates(backbone: str, layers: Mapping[str, float] | None = None) -> list:
     """One slider per layer the backbone offers, set to `layers` (default: the backbone's weights); the rest
     hidden."""
+    return [gr.update(**settings) for settings in layer_slider_settings(backbone, layers)]
+
+
+def layer_slider_settings(backbone: str, layers: Mapping[str, float] | None = None) -> list[dict]:
+    """Label, value and visibility of each of the MAX_LAYER_SLIDERS layer-weight sliders for `backbone`."""
     spec = REGISTRY[backbone]
-    defaults = spec.defaults.get("dream", {}) if layers is None else layers
-    updates = []
+    weights = spec.defaults.get("dream", {}) if layers is None else layers
+    settings = []
     for index in range(MAX_LAYER_SLIDERS):
-        if index < len(spec.dream_layers):
-            layer = spec.dream_layers[index]
-            updates.append(gr.update(label=layer, value=defaults.get(layer, 0.0), visible=True))
-        else:
-            updates.append(gr.update(visible=False, value=0.0))
-    return updates
+        visible = index < len(spec.dream_layers)
+        layer = spec.dream_layers[index] if visible else f"layer {index}"
+        settings.append({"label": layer, "value": weights.get(layer, 0.0) if visible else 0.0, "visible": visible})
+    return settings
 
 
 def dream_config_from_widgets(backbone, weights, octaves, octave_scale, iterations, step, max_loss, max_side,
@@ -292,7 +295,7 @@ def build_dream_tab() -> None:
             weights = gr.Radio(WEIGHT_CHOICES, value="imagenet", label="Weights", elem_id="dream-weights")
             with gr.Accordion("Layer weights", open=True):
                 layer_sliders = [gr.Slider(-5, 5, step=0.1, **update_kwargs)
-                                 for update_kwargs in _initial_slider_kwargs(defaults.backbone)]
+                                 for update_kwargs in layer_slider_settings(defaults.backbone)]
             octaves = gr.Slider(1, 8, value=defaults.octaves, step=1, label="Octaves")
             octave_scale = gr.Slider(1.05, 3.0, value=defaults.octave_scale, step=0.05, label="Octave scale")
             iterations = gr.Slider(0, 200, value=defaults.iterations, step=1, label="Iterations per octave")
@@ -322,17 +325,6 @@ def build_dream_tab() -> None:
     event = run.click(run_dream, inputs, [output, status, gallery, download], concurrency_id=TF_JOBS,
                       trigger_mode="once", show_progress_on=[status], api_name="dream")
     stop.click(None, None, None, cancels=[event])
-
-
-def _initial_slider_kwargs(backbone: str) -> list[dict]:
-    spec = REGISTRY[backbone]
-    defaults = spec.defaults.get("dream", {})
-    kwargs = []
-    for index in range(MAX_LAYER_SLIDERS):
-        visible = index < len(spec.dream_layers)
-        layer = spec.dream_layers[index] if visible else f"layer {index}"
-        kwargs.append({"label": layer, "value": defaults.get(layer, 0.0), "visible": visible})
-    return kwargs
 
 
 # --- Feature visualization tab -------------------------------------------------------------------------------
