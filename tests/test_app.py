@@ -247,7 +247,9 @@ def test_real_squeezenet_weights_from_the_keras_cache(client, tmp_path, monkeypa
                            if " · loss " in output[1]]
         assert job.outputs()[-1][1].endswith("done")
     trained, untrained = losses["imagenet"], losses["random"]
-    assert trained[-1] > 2.0 * trained[0], trained  # The objective grows over the run...
+    # The objective grows over the run (by 1.9-2.5x across seeds and precisions at these settings; the random
+    # roll makes the first reading noisy, so the bar is 1.5x)...
+    assert trained[-1] > 1.5 * trained[0] and trained[-1] == max(trained), trained
     assert trained[0] > 50 * untrained[0], losses  # ...and comes from trained filters, not a random stand-in.
 
 
