@@ -158,6 +158,38 @@ def test_chapter_loss_equals_an_independent_computation(photo, painting, tiny_ba
     assert frame.losses["total"] == pytest.approx(sum(expected.values()), rel=2e-4)
 
 
+def test_hand_written_loss_gradients_equal_automatic_ones(rng):
+    """The Gram matrix's one-product gradient and the 1.25 power's gradient equal what automatic differentiation
+    of the textbook forms gives; the power's stays finite where neighbouring pixels are equal."""
+    import tensorflow as tf
+
+    from neuralart import losses
+
+    features = tf.constant(rng.normal(size=(1, 9, 11, 6)), tf.float32)
+    target = tf.constant(rng.normal(size=(6, 6)), tf.float32)
+    image = tf.constant(np.concatenate([np.full((1, 4, 12, 3), 50.0), rng.uniform(0, 255, (1, 6, 12, 3))], 1),
+                        tf.float32)
+
+    def textbook_style(tensor):
+        flat = tf.reshape(tensor, [-1, 6])
+        return tf.reduce_mean(tf.square(tf.matmul(flat, flat, transpose_a=True) / 99.0 - target))
+
+    def textbook_variation(tensor):
+        corner = tensor[:, :-1, :-1, :]
+        return tf.reduce_sum(tf.pow(tf.square(corner - tensor[:, 1:, :-1, :])
+                                    + tf.square(corner - tensor[:, :-1, 1:, :]), 1.25))
+
+    for ours, textbook, tensor in ((lambda t: losses.style_loss(t, target), textbook_style, features),
+                                   (losses.total_variation_loss, textbook_variation, image)):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(tensor)
+            value, expected_value = ours(tensor), textbook(tensor)
+        gradient, expected = tape.gradient(value, tensor).numpy(), tape.gradient(expected_value, tensor).numpy()
+        assert float(value) == pytest.approx(float(expected_value), rel=1e-5)
+        assert np.isfinite(gradient).all()
+        np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+
+
 def test_adam_steps_match_keras_adam_with_clipping(photo, painting, tiny_backbone):
     """Three traced Adam steps equal Keras's Adam (lr 5, beta_1 0.99, epsilon 0.1) clipped to 0..255 each step."""
     import keras
