@@ -260,8 +260,16 @@ def _make_ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile
             activations = [activations]
         return tf.stack([dream_layer_loss(activation) for activation in activations]) * loss_scale
 
+    def whole_gradient(image, weights):
+        """Gradient of the weighted objective over the whole image, and each layer's loss."""
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            layer_losses = layer_losses_of(image)
+            objective = tf.reduce_sum(weights * layer_losses)
+        return tape.gradient(objective, image), layer_losses
+
     def tiled_gradient(image, weights):
-        """Gradient of the weighted objective, computed on roughly equal tiles of at most tile_size."""
+        """The same, computed on roughly equal tiles of at most tile_size, so memory stays bounded."""
         height, width = tf.shape(image)[0], tf.shape(image)[1]
         rows = (height + tile_size - 1) // tile_size
         columns = (width + tile_size - 1) // tile_size
@@ -269,17 +277,21 @@ def _make_ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile
         tile_width = (width + columns - 1) // columns
         gradient = tf.zeros_like(image)
         layer_losses = tf.zeros([len(layer_names)])
-        for row in tf.range(rows):
-            for column in tf.range(columns):
-                with tf.GradientTape() as tape:
-                    tape.watch(image)
-                    tile = image[row * tile_height:(row + 1) * tile_height,
-                                 column * tile_width:(column + 1) * tile_width]
-                    tile_losses = layer_losses_of(tile)
-                    objective = tf.reduce_sum(weights * tile_losses)
-                gradient += tape.gradient(objective, image)
-                layer_losses += tile_losses
+        for tile_index in tf.range(rows * columns):
+            top, left = (tile_index // columns) * tile_height, (tile_index % columns) * tile_width
+            tile = image[top:top + tile_height, left:left + tile_width]
+            tile_gradient, tile_losses = whole_gradient(tile, weights)
+            placed = [[top, height - top - tf.shape(tile)[0]], [left, width - left - tf.shape(tile)[1]], [0, 0]]
+            gradient += tf.pad(tile_gradient, placed)
+            layer_losses += tile_losses
         return gradient, layer_losses
+
+    def gradient_of(image, weights):
+        # An image that fits in one tile gets no loop around the network: inside two nested loops TF's oneDNN
+        # graph pass misses its fast max-pool gradient at random, per trace (about an eighth of an InceptionV3
+        # step at 533x799, bench/speed.py); inside the one loop over steps it never does.
+        fits = tf.logical_and(tf.shape(image)[0] <= tile_size, tf.shape(image)[1] <= tile_size)
+        return tf.cond(fits, lambda: whole_gradient(image, weights), lambda: tiled_gradient(image, weights))
 
     @tf.function(jit_compile=jit_compile, input_signature=[
         tf.TensorSpec([None, None, 3], tf.float32),  # image, unit range
@@ -294,7 +306,7 @@ def _make_ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile
         done = tf.constant(0)
         for index in tf.range(tf.shape(shifts)[0]):
             rolled = tf.roll(image, shift=shifts[index], axis=[0, 1])
-            gradient, layer_losses = tiled_gradient(rolled, weights)
+            gradient, layer_losses = gradient_of(rolled, weights)
             gradient = tf.roll(gradient, shift=-shifts[index], axis=[0, 1])
             loss = tf.reduce_sum(weights * layer_losses)
             if loss > max_loss:  # The seed stops an octave early once the objective is this high.

@@ -11,11 +11,18 @@ def dream_layer_loss(activation: tf.Tensor, border: int = DREAM_BORDER) -> tf.Te
     """The seed's DeepDream objective for one layer: sum of squared activations away from a `border`-pixel
     frame, divided by the number of elements of the whole activation (so layers of any size weigh alike).
 
-    The border is left out because activations there see the zero padding, not the image.
+    The border is left out because activations there see the zero padding, not the image. It is cut with
+    tf.slice, whose gradient (a pad) costs a fifth of a strided slice's on CPU: that was a tenth of an InceptionV3
+    step (bench/speed.py). The cut is made before the cast to float32, so fewer elements are cast.
     """
-    activation = tf.cast(activation, tf.float32)
-    inner = activation[:, border:-border, border:-border, :] if border else activation
-    return tf.reduce_sum(tf.square(inner)) / tf.cast(tf.size(activation), tf.float32)
+    size = tf.cast(tf.size(activation), tf.float32)
+    if border:
+        height, width = tf.shape(activation)[1], tf.shape(activation)[2]
+        # Clamped like a strided slice: a map of 2 * border pixels or fewer leaves nothing.
+        begin = [0, tf.minimum(border, height), tf.minimum(border, width), 0]
+        activation = tf.slice(activation, begin,
+                              [-1, tf.maximum(height - 2 * border, 0), tf.maximum(width - 2 * border, 0), -1])
+    return tf.reduce_sum(tf.square(tf.cast(activation, tf.float32))) / size
 
 
 # --- style transfer losses
