@@ -142,7 +142,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from neuralart.models import get_backbone
 
-    backbone = get_backbone("squeezenet", str(WEIGHTS))
+    backbone = get_backbone("squeezenet", str(WEIGHTS), precision="auto")  # As the tab and CLI run it.
     results = {"layers": {}}
     for depth, layer in LAYERS.items():
         print(f"comparing the modes on the {depth} layer {layer}...", file=sys.stderr, flush=True)
