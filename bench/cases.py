@@ -93,7 +93,7 @@ def dream(options) -> dict:
     reference_step, _ = best_time(lambda: reference.loss_and_gradient(full[None])[1].numpy(), options.repeats + 1)
     flops = step_flops(tf.function(reference.untraced_step), tf.TensorSpec([1, *DREAM_SIZE, 3], tf.float32))
     means = dream_means(full, config, tuple(CHAPTER_DREAM_LAYERS), options)
-    project_step = means["default: auto precision, folded BN, 5 steps per call"]
+    project_step = means["default: auto precision, folded BN, one step per call"]
     peak = peaks(quick=True)
     precision = runtime.resolve_precision()
     row = _row("DeepDream, chapter settings, InceptionV3, 533x799 (3 octaves x 20 steps)",
@@ -126,32 +126,49 @@ def dream_means(full, config, layer_names, options) -> dict[str, float]:
     unfolded_float32.cached(("layer_model", layer_names), lambda: features)
     weights = tf.constant([float32.default_layers("dream")[name] for name in layer_names], tf.float32)
 
-    def per_step_runner(backbone, steps_per_call: int, calls: int):
-        """A function running `calls` calls of `steps_per_call` steps at full size, traced and warmed already."""
+    def per_step_runner(backbone, looped: bool):
+        """A function running 5 steps at full size, traced and warmed already: one traced call per step (the
+        project's way), or all 5 inside one traced call in a tf.range loop (the alternative it dropped)."""
         ascend = dd.ascent_function(backbone, layer_names, config.tile_size)
-        arguments = (tf.zeros([steps_per_call, 2], tf.int32), weights, tf.constant(config.step),
-                     tf.constant(math.inf))
-        ascend(full, *arguments)[0].numpy()
-
-        def run():
-            image = full
-            for _ in range(calls):
-                image = ascend(image, *arguments)[0]
-            return image.numpy()
-        return run
+        arguments = (weights, tf.constant(config.step), tf.constant(math.inf))
+        shifts = tf.zeros([5, 2], tf.int32)
+        steps = looped_steps(ascend) if looped else lambda image, *rest: python_steps(ascend, image, *rest)
+        steps(full, shifts, *arguments).numpy()
+        return lambda: steps(full, shifts, *arguments).numpy()
 
     auto = models.get_backbone("inception_v3", None, precision="auto")
-    variants = {  # label: (backbone, steps per call, calls)
-        "default: auto precision, folded BN, 5 steps per call": (auto, 5, 1),
-        "auto precision, folded BN, 1 step per call": (auto, 1, 5),
-        "float32, folded BN, 5 steps per call": (float32, 5, 1),
-        "bfloat16, BN not folded, 5 steps per call": (unfolded, 5, 1),
-        "float32, BN not folded, 5 steps per call": (unfolded_float32, 5, 1),
+    variants = {  # label: (backbone, steps in a traced loop)
+        "default: auto precision, folded BN, one step per call": (auto, False),
+        "auto precision, folded BN, 5 steps per call in a traced loop": (auto, True),
+        "float32, folded BN, one step per call": (float32, False),
+        "bfloat16, BN not folded, one step per call": (unfolded, False),
+        "float32, BN not folded, one step per call": (unfolded_float32, False),
     }
     runners = {label: per_step_runner(*variant) for label, variant in variants.items()}
     # Interleaved, so a burst of outside load slows every variant alike.
     timed = alternate(runners, options.repeats + 1)
     return {label: round(timed[label][0] / 5, 4) for label in variants}
+
+
+def python_steps(ascend, image, shifts, *arguments):
+    """The project's DeepDream steps, one traced call each, as neuralart.deepdream runs them."""
+    import tensorflow as tf
+
+    for shift in shifts:
+        image = ascend(image, shift, *arguments)[0]
+    return tf.convert_to_tensor(image)
+
+
+def looped_steps(ascend):
+    """The same steps inside one traced call, in a tf.range loop."""
+    import tensorflow as tf
+
+    @tf.function
+    def run(image, shifts, *arguments):
+        for index in tf.range(tf.shape(shifts)[0]):
+            image = ascend(image, shifts[index], *arguments)[0]
+        return image
+    return run
 
 
 def dream_switch(options) -> dict:
@@ -171,15 +188,55 @@ def dream_switch(options) -> dict:
     arguments = (tf.zeros([5, 2], tf.int32), tf.constant(list(backbone.default_layers("dream").values())),
                  tf.constant(config.step), tf.constant(math.inf))
     start = time.perf_counter()
-    ascend(full, *arguments)[0].numpy()
+    python_steps(ascend, full, arguments[0][:1], *arguments[1:]).numpy()
     first_call = time.perf_counter() - start
-    seconds, _ = best_time(lambda: ascend(full, *arguments)[0].numpy(), options.repeats)
+    seconds, _ = best_time(lambda: python_steps(ascend, full, *arguments).numpy(), options.repeats)
     threads = (tf.config.threading.get_intra_op_parallelism_threads(),
                tf.config.threading.get_inter_op_parallelism_threads())
     label = f"precision={backbone.precision} xla={runtime.xla_enabled()} threads(intra,inter)={threads}"
     return {"rows": [], "means": {"DeepDream seconds per step at 533x799": {label: round(seconds / 5, 4)},
                                   "first call (trace/compile) seconds": {label: round(first_call, 2)}},
             "notes": []}
+
+
+def loop_traces(options) -> dict:
+    """Why one step per traced call: seconds per SqueezeNet style step (384x288, random weights) over several fresh
+    traces, with the network called once per traced call and inside a tf.range loop of one call. Inside a loop,
+    TF's oneDNN graph pass misses its fast max-pool gradient in some traces, which shows as slow outliers."""
+    import tensorflow as tf
+    from measure import best_time
+
+    from neuralart import images
+    from neuralart import style_transfer as st
+    from neuralart.models import get_backbone
+
+    backbone = get_backbone("squeezenet", None, precision="auto")
+    content_layers = tuple(backbone.default_layers("style_content"))
+    style_layers = tuple(backbone.default_layers("style"))
+    pixels = tf.constant(images.uint8_to_pixels(_photo((288, 384))))
+    traces = 3 if options.quick else 8
+    seconds = {"one step per call": [], "steps in a traced loop": []}
+    for _ in range(traces):
+        steps = st._make_style_steps(backbone, content_layers, style_layers)  # A fresh trace each time.
+        content_targets, grams = steps.features(pixels)
+        arguments = (list(content_targets), list(grams), tf.ones([len(content_layers)]),
+                     tf.ones([len(style_layers)]), tf.constant([1e3, 3.0, 1e-4]))
+
+        @tf.function
+        def looped(image, count):
+            for _ in tf.range(count):
+                # The step's own Python function, traced into the loop as the project's loops once were.
+                image = image - 1e-3 * steps.value_and_gradient.python_function(image, *arguments)[1]
+            return image
+
+        for label, run in (("one step per call", lambda: steps.value_and_gradient(pixels, *arguments)[1].numpy()),
+                           ("steps in a traced loop", lambda: looped(pixels, tf.constant(1)).numpy())):
+            run()
+            seconds[label].append(best_time(run, 3)[0])
+    return {"rows": [], "means": {f"Style step seconds, SqueezeNet 384x288, over {traces} fresh traces": {
+        f"{label}: fastest, median, slowest": [round(min(values), 4), round(float(np.median(values)), 4),
+                                               round(max(values), 4)] for label, values in seconds.items()}},
+        "notes": []}
 
 
 def dream_precision(options) -> dict:
@@ -453,6 +510,7 @@ def fast_cli(options) -> dict:
 
 CASES = {
     "peak": peak, "dream": dream, "dream-switch": dream_switch, "dream-precision": dream_precision,
+    "loop-traces": loop_traces,
     "style-quality": style_quality, "style-speed": style_speed, "style-memory": style_memory,
     "filters": filters, "app": app_cadence, "fast": fast_cli,
 }

@@ -33,6 +33,7 @@ JOBS = {
                      ("dream-switch", [], {"NEURALART_PRECISION": "float32"}),
                      ("dream-switch", [], {"NEURALART_PRECISION": "float32", "NEURALART_XLA": "1"})],
     "dream-precision": [("dream-precision", [], {})],
+    "loop-traces": [("loop-traces", [], {})],
     "style-quality": [("style-quality", [], {})],
     "style-speed": [("style-speed", [], {})],
     "style-memory": [("style-memory", ["--size", str(side), "--backbone", backbone, "--iterations", "3"], {})

@@ -7,12 +7,15 @@ detail that shrinking and re-enlarging the original loses is re-injected, so the
 
 Beyond that listing: the image is randomly rolled before every step and its gradient is computed tile by tile
 (as the TensorFlow DeepDream tutorial does), so images larger than a tile dream without seams and within memory;
-several steps run inside one traced call; randomness comes only from `seed`.
+randomness comes only from `seed`.
 
 Speed (see bench/speed.py): the backbone computes in bfloat16 where the CPU has bfloat16 instructions and its batch
 normalisations are folded into the convolutions (neuralart.models.inference_model); the objective, the gradient
-and the image stay float32. Several steps run per traced call, and the call's length adapts to the machine so a
-frame comes about every `FRAME_SECONDS` even when `frame_every` steps would take much longer.
+and the image stay float32. One traced call takes one step: with the network inside a `tf.while_loop`, TF's oneDNN
+graph pass misses its fast max-pool gradient in some traces (one trace in four on SqueezeNet; that costs up to a
+third of a step), and several steps per call saved nothing measurable (bench/speed.py). The steps between frames
+adapt to the machine, so a frame comes about every `FRAME_SECONDS` even when `frame_every` steps would take much
+longer.
 
 `dream(image, config)` yields a `Frame` every `frame_every` steps (or sooner, once `FRAME_SECONDS` of work has
 passed) and one that closes each octave (`stage_done=True`; the seed saved these as `dream_at_scale_*`).
@@ -168,20 +171,25 @@ class _DreamRun:
                         axis=1).astype(np.int32)
 
     def _ascend_chunk(self, image, shifts: np.ndarray):
+        """One traced call per step of `shifts`; stops early once the objective passes `max_loss`."""
         import tensorflow as tf
 
-        steps = len(shifts)
-        max_loss = math.inf if self.config.max_loss is None else self.config.max_loss
+        max_loss = tf.constant(math.inf if self.config.max_loss is None else self.config.max_loss, tf.float32)
+        step = tf.constant(self.config.step, tf.float32)
         self.cadence.start_chunk()
-        image, loss, layer_losses, done = self.ascend(
-            image, tf.constant(shifts, tf.int32), self.layer_weights,
-            tf.constant(self.config.step, tf.float32), tf.constant(max_loss, tf.float32))
-        done = int(done)  # Reading the result waits for the call, so the cadence times real work.
+        done, stopped = 0, False
+        for shift in shifts:
+            stepped, loss, layer_losses, moved = self.ascend(image, tf.constant(shift, tf.int32),
+                                                             self.layer_weights, step, max_loss)
+            if not bool(moved):  # Reading the flag waits for the step, so the cadence times real work.
+                stopped = True
+                break
+            image, done = stepped, done + 1
         self.cadence.end_chunk(max(done, 1), tuple(image.shape[:2]))
         self.steps += done
         self.losses = {"loss": float(loss), **{name: float(value)
                                                for name, value in zip(self.layer_names, layer_losses.numpy())}}
-        return image, done < steps
+        return image, stopped
 
     def _frame(self, image, stage: str, stage_done: bool = False) -> Frame:
         return Frame(image=images.unit_to_uint8(image.numpy()), step=self.steps, total_steps=self.total_steps,
@@ -189,11 +197,11 @@ class _DreamRun:
 
 
 class _Cadence:
-    """When to hand back a frame, and how many steps to run in the next traced call.
+    """When to hand back a frame, and how many steps to run before looking again.
 
-    A call runs at most until the next frame is due: `frame_every` steps since the last frame or `FRAME_SECONDS`
+    A chunk of steps runs at most until the next frame is due: `frame_every` steps since the last frame or `FRAME_SECONDS`
     of work, whichever comes first. Seconds per step are measured on each call and scaled by pixel count when an
-    octave changes the image size; until a measurement exists a call runs a single step.
+    octave changes the image size; until a measurement exists a chunk is a single step.
     """
 
     def __init__(self, frame_every: int, clock=time.perf_counter):
@@ -230,7 +238,7 @@ class _Cadence:
 
 
 def ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile_size: int):
-    """The traced multi-step gradient ascent for these layers, built once per backbone and kept.
+    """The traced gradient-ascent step for these layers, built once per backbone and kept.
 
     Its input signature leaves height and width free, so octaves and new images reuse one trace; layer weights,
     step and max_loss are arguments, so moving a slider does not retrace either. It computes in the backbone's
@@ -287,33 +295,27 @@ def _make_ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile
         return gradient, layer_losses
 
     def gradient_of(image, weights):
-        # An image that fits in one tile gets no loop around the network: inside two nested loops TF's oneDNN
-        # graph pass misses its fast max-pool gradient at random, per trace (about an eighth of an InceptionV3
-        # step at 533x799, bench/speed.py); inside the one loop over steps it never does.
+        # An image that fits in one tile gets no loop around the network (see the module's note on speed).
         fits = tf.logical_and(tf.shape(image)[0] <= tile_size, tf.shape(image)[1] <= tile_size)
         return tf.cond(fits, lambda: whole_gradient(image, weights), lambda: tiled_gradient(image, weights))
 
     @tf.function(jit_compile=jit_compile, input_signature=[
         tf.TensorSpec([None, None, 3], tf.float32),  # image, unit range
-        tf.TensorSpec([None, 2], tf.int32),  # one random roll per step; its length is the number of steps
+        tf.TensorSpec([2], tf.int32),  # this step's random roll (rows, columns)
         tf.TensorSpec([len(layer_names)], tf.float32),  # layer weights
         tf.TensorSpec([], tf.float32),  # step size
         tf.TensorSpec([], tf.float32),  # max_loss
     ])
-    def ascend(image, shifts, weights, step, max_loss):
-        loss = tf.constant(0.0)
-        layer_losses = tf.zeros([len(layer_names)])
-        done = tf.constant(0)
-        for index in tf.range(tf.shape(shifts)[0]):
-            rolled = tf.roll(image, shift=shifts[index], axis=[0, 1])
-            gradient, layer_losses = gradient_of(rolled, weights)
-            gradient = tf.roll(gradient, shift=-shifts[index], axis=[0, 1])
-            loss = tf.reduce_sum(weights * layer_losses)
-            if loss > max_loss:  # The seed stops an octave early once the objective is this high.
-                break
-            gradient /= tf.maximum(tf.reduce_mean(tf.abs(gradient)), 1e-7)
-            image = tf.clip_by_value(image + step * gradient, -1.0, 1.0)
-            done += 1
-        return image, loss, layer_losses, done
+    def ascend(image, shift, weights, step, max_loss):
+        """One step: (image after it, objective before it, each layer's loss, whether it moved). Past
+        `max_loss` the image is left as it was: the seed stops an octave early once the objective is this high."""
+        rolled = tf.roll(image, shift=shift, axis=[0, 1])
+        gradient, layer_losses = gradient_of(rolled, weights)
+        gradient = tf.roll(gradient, shift=-shift, axis=[0, 1])
+        loss = tf.reduce_sum(weights * layer_losses)
+        moved = loss <= max_loss
+        gradient /= tf.maximum(tf.reduce_mean(tf.abs(gradient)), 1e-7)
+        stepped = tf.clip_by_value(image + step * gradient, -1.0, 1.0)
+        return tf.where(moved, stepped, image), loss, layer_losses, moved
 
     return ascend

@@ -352,9 +352,9 @@ def _make_evaluation(backbone: Backbone, plan: _Plan):
 
 
 def classic_function(backbone: Backbone, plan: _Plan):
-    """Traced classic ascent: several steps per call of image += step * gradient / rms(gradient), per image.
-    Returns the images and the objective reported at the last step (measured before its update, as the chapter
-    prints it)."""
+    """Traced classic step: image += step * gradient / rms(gradient), per image. Returns the images and the
+    objective reported at this step (measured before its update, as the chapter prints it). One step per call:
+    see the note on speed in neuralart.deepdream."""
     return backbone.cached(("features_classic",) + plan.key, lambda: _make_classic(backbone, plan))
 
 
@@ -367,32 +367,28 @@ def _make_classic(backbone: Backbone, plan: _Plan):
     @tf.function(input_signature=[
         tf.TensorSpec([None, None, None, 3], tf.float32),  # images in pixel units, one per target
         tf.TensorSpec([None], tf.int32),  # targets (filter or class index per image)
-        tf.TensorSpec([], tf.int32),  # steps to take
         tf.TensorSpec([], tf.float32),  # step size
         tf.TensorSpec([], tf.float32),  # sign: +1 ascends, -1 descends
         tf.TensorSpec([2], tf.int32),  # the network's input size when it is fixed
     ])
-    def ascend(pixels, targets, steps, step_size, sign, view_size):
-        reported = tf.zeros(tf.shape(targets), tf.float32)
-        for _ in tf.range(steps):
-            with tf.GradientTape() as tape:
-                tape.watch(pixels)
-                pushed, reported = values(_to_view(pixels, view_size, fixed), targets)
-                objective = sign * tf.reduce_sum(pushed)
-            gradient = tape.gradient(objective, pixels)
-            # The chapter's normalisation, per image so each filter moves as it would alone: a dead filter's
-            # zero gradient stays zero, and its image stops changing.
-            rms = tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=[1, 2, 3], keepdims=True))
-            pixels = pixels + step_size * gradient / (rms + 1e-5)
-        return pixels, reported
+    def ascend(pixels, targets, step_size, sign, view_size):
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            pushed, reported = values(_to_view(pixels, view_size, fixed), targets)
+            objective = sign * tf.reduce_sum(pushed)
+        gradient = tape.gradient(objective, pixels)
+        # The chapter's normalisation, per image so each filter moves as it would alone: a dead filter's zero
+        # gradient stays zero, and its image stops changing.
+        rms = tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=[1, 2, 3], keepdims=True))
+        return pixels + step_size * gradient / (rms + 1e-5), reported
     return ascend
 
 
 def quality_function(backbone: Backbone, plan: _Plan):
-    """Traced quality ascent: Adam on a Fourier-parameterized, colour-decorrelated image under random
-    transformations; several steps per call. The Adam state travels in and out as tensors, so no variable ties
-    the trace to one image size or batch. Also returns the objective reported at the last step, as the network
-    saw that step's transformed image."""
+    """Traced quality step: Adam on a Fourier-parameterized, colour-decorrelated image under a random
+    transformation; one step per call (see the note on speed in neuralart.deepdream). The Adam state travels in and
+    out as tensors, so no variable ties the trace to one image size or batch. Also returns the objective reported
+    at this step, as the network saw its transformed image."""
     return backbone.cached(("features_quality",) + plan.key, lambda: _make_quality(backbone, plan))
 
 
@@ -408,7 +404,7 @@ def _make_quality(backbone: Backbone, plan: _Plan):
         tf.TensorSpec([], tf.float32),  # steps taken so far (Adam's bias correction)
         tf.TensorSpec([None, None], tf.float32),  # per-frequency scale (1/f)
         tf.TensorSpec([2], tf.int32),  # image height and width
-        tf.TensorSpec([None, None, 8], tf.float32),  # one random transformation per step and image
+        tf.TensorSpec([None, 8], tf.float32),  # this step's random transformation, one per image
         tf.TensorSpec([2], tf.int32),  # the size the network sees
         tf.TensorSpec([None], tf.int32),  # targets
         tf.TensorSpec([], tf.float32),  # learning rate
@@ -416,21 +412,19 @@ def _make_quality(backbone: Backbone, plan: _Plan):
     ])
     def ascend(spectrum, first_moment, second_moment, taken, frequency_scale, image_size, transforms,
                view_size, targets, learning_rate, sign):
-        reported = tf.zeros(tf.shape(targets), tf.float32)
-        for index in tf.range(tf.shape(transforms)[0]):
-            with tf.GradientTape() as tape:
-                tape.watch(spectrum)
-                unit = spectrum_to_unit_image(spectrum, frequency_scale, image_size)
-                seen = apply_transforms(unit, transforms[index], view_size)
-                pushed, reported = values(seen * 255.0, targets)
-                objective = sign * tf.reduce_sum(pushed)
-            gradient = tape.gradient(objective, spectrum)
-            taken += 1.0
-            first_moment = beta1 * first_moment + (1 - beta1) * gradient
-            second_moment = beta2 * second_moment + (1 - beta2) * tf.square(gradient)
-            corrected_first = first_moment / (1 - beta1 ** taken)
-            corrected_second = second_moment / (1 - beta2 ** taken)
-            spectrum = spectrum + learning_rate * corrected_first / (tf.sqrt(corrected_second) + ADAM_EPSILON)
+        with tf.GradientTape() as tape:
+            tape.watch(spectrum)
+            unit = spectrum_to_unit_image(spectrum, frequency_scale, image_size)
+            seen = apply_transforms(unit, transforms, view_size)
+            pushed, reported = values(seen * 255.0, targets)
+            objective = sign * tf.reduce_sum(pushed)
+        gradient = tape.gradient(objective, spectrum)
+        taken += 1.0
+        first_moment = beta1 * first_moment + (1 - beta1) * gradient
+        second_moment = beta2 * second_moment + (1 - beta2) * tf.square(gradient)
+        corrected_first = first_moment / (1 - beta1 ** taken)
+        corrected_second = second_moment / (1 - beta2 ** taken)
+        spectrum = spectrum + learning_rate * corrected_first / (tf.sqrt(corrected_second) + ADAM_EPSILON)
         return spectrum, first_moment, second_moment, taken, reported
     return ascend
 
@@ -487,7 +481,7 @@ def random_transforms(rng: np.random.Generator, count: int, image_size: tuple[in
     height, width = image_size
     view_height, view_width = view_size or image_size
     # Four numbers per transform, drawn transform by transform, so drawing 8 then 8 gives the same sequence as
-    # drawing 16 at once: a run's result does not depend on how its steps are split into traced calls.
+    # drawing 16 at once: a run's result does not depend on how its steps are split into chunks.
     draws = rng.random((count, 4))
     low, high = np.log(TRANSFORM_SCALE[0]), np.log(TRANSFORM_SCALE[1])
     scales = np.exp(low + (high - low) * draws[:, 0])
@@ -537,9 +531,9 @@ class _ClassicBatch:
         """Take `steps` steps; the objective reported at the last one."""
         import tensorflow as tf
 
-        self.pixels, reported = self.ascend(self.pixels, self.targets, tf.constant(steps, tf.int32),
-                                            self.step_size, tf.constant(self.plan.sign, tf.float32),
-                                            self.view_size)
+        sign = tf.constant(self.plan.sign, tf.float32)
+        for _ in range(steps):
+            self.pixels, reported = self.ascend(self.pixels, self.targets, self.step_size, sign, self.view_size)
         return reported.numpy()
 
     def achieved(self) -> np.ndarray:
@@ -585,11 +579,12 @@ class _QualityBatch:
 
         size = tuple(int(side) for side in self.image_size.numpy())
         per_target = [random_transforms(rng, steps, size, self.view_size) for rng in self.rngs]
-        transforms = tf.constant(np.stack(per_target, axis=1))  # (steps, batch, 8)
-        self.spectrum, self.first_moment, self.second_moment, self.taken, reported = self.ascend(
-            self.spectrum, self.first_moment, self.second_moment, self.taken, self.scale, self.image_size,
-            transforms, tf.constant(self.view_size, tf.int32), self.targets, self.learning_rate,
-            tf.constant(self.plan.sign, tf.float32))
+        transforms = np.stack(per_target, axis=1)  # (steps, batch, 8)
+        view_size, sign = tf.constant(self.view_size, tf.int32), tf.constant(self.plan.sign, tf.float32)
+        for step_transforms in transforms:
+            self.spectrum, self.first_moment, self.second_moment, self.taken, reported = self.ascend(
+                self.spectrum, self.first_moment, self.second_moment, self.taken, self.scale, self.image_size,
+                tf.constant(step_transforms), view_size, self.targets, self.learning_rate, sign)
         return reported.numpy()
 
     def unit_images(self):
@@ -677,7 +672,7 @@ class _FilterRun:
         yield self._final_frame()
 
     def _next_chunk(self, remaining: int) -> int:
-        """Steps for the next traced call: up to `frame_every`, but no more than fit in `FRAME_SECONDS` at the
+        """Steps before the next frame: up to `frame_every`, but no more than fit in `FRAME_SECONDS` at the
         speed measured so far (a single step until there is a measurement), so slow networks still stream."""
         limit = min(remaining, self.config.frame_every)
         if self.seconds_per_step is None:

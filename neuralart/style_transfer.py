@@ -456,7 +456,7 @@ def _setulb():
 
 
 class _AdamScale:
-    """Adam at one scale, exactly as the chapter steps it, several steps per traced call."""
+    """Adam at one scale, exactly as the chapter steps it."""
 
     def __init__(self, run: _StyleRun, pixels: np.ndarray, content_targets, style_targets):
         import tensorflow as tf
@@ -469,6 +469,7 @@ class _AdamScale:
         self.second_moment = tf.zeros_like(self.pixels)
         self.step_count = tf.constant(0.0)
         self.best_pixels, self.best_loss = self.pixels, tf.constant(math.inf)
+        self.best_terms_tensor = tf.zeros([len(LOSS_TERMS)])
         self.best_terms = self.current_terms = None
         if config.iterations == 0:
             terms, _ = run.evaluate(pixels, content_targets, style_targets)
@@ -479,17 +480,16 @@ class _AdamScale:
         return self.pixels.numpy()
 
     def run(self, iterations: int) -> tuple[int, bool]:
-        import tensorflow as tf
-
         run = self.run_state
-        (self.pixels, self.first_moment, self.second_moment, self.step_count, self.best_pixels, self.best_loss,
-         best_terms, last_terms) = run.steps_function.adam_steps(
-            self.pixels, self.first_moment, self.second_moment, self.step_count, tf.constant(iterations),
-            self.hyper, self.best_pixels, self.best_loss, self.content_targets, self.style_targets,
-            run.content_layer_weights, run.style_layer_weights, run.loss_weights)
+        for _ in range(iterations):  # One traced call per step (see the note on speed in neuralart.deepdream).
+            (self.pixels, self.first_moment, self.second_moment, self.step_count, self.best_pixels, self.best_loss,
+             self.best_terms_tensor, last_terms) = run.steps_function.adam_step(
+                self.pixels, self.first_moment, self.second_moment, self.step_count, self.hyper, self.best_pixels,
+                self.best_loss, self.best_terms_tensor, self.content_targets, self.style_targets,
+                run.content_layer_weights, run.style_layer_weights, run.loss_weights)
         self.current_terms = last_terms.numpy()
         if float(self.best_loss) < math.inf:
-            self.best_terms = best_terms.numpy()
+            self.best_terms = self.best_terms_tensor.numpy()
         return iterations, False
 
     def best(self):
@@ -504,13 +504,13 @@ class StyleSteps:
 
     features(pixels) -> (content features, style Gram matrices);
     value_and_gradient(pixels, targets..., weights...) -> ([total, content, style, tv] weighted, gradient);
-    adam_steps(...) runs several Adam steps in one call.
+    adam_step(...) takes one Adam step and keeps the best image seen.
     All take images of any size without retracing.
     """
 
     features: object
     value_and_gradient: object
-    adam_steps: object
+    adam_step: object
 
 
 def style_steps(backbone: Backbone, content_layers: tuple[str, ...], style_layers: tuple[str, ...]) -> StyleSteps:
@@ -575,31 +575,29 @@ def _make_style_steps(backbone: Backbone, content_layers: tuple[str, ...], style
                            loss_weights)
 
     adam_signature = [pixels_spec, pixels_spec, pixels_spec,  # image, first and second moments
-                      tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.int32),  # steps so far, steps to do
+                      tf.TensorSpec([], tf.float32),  # steps so far
                       tf.TensorSpec([4], tf.float32),  # learning rate, beta_1, beta_2, epsilon
-                      pixels_spec, tf.TensorSpec([], tf.float32),  # best image so far and its loss
+                      pixels_spec, tf.TensorSpec([], tf.float32), tf.TensorSpec([4], tf.float32),  # best image,
+                      # its loss and its terms so far
                       content_specs, style_specs, *weight_specs]
 
     @tf.function(jit_compile=jit_compile, input_signature=adam_signature)
-    def adam_steps(pixels, first_moment, second_moment, step_count, steps, hyper, best_pixels, best_loss,
-                   content_targets, style_targets, content_layer_weights, style_layer_weights, loss_weights):
+    def adam_step(pixels, first_moment, second_moment, step_count, hyper, best_pixels, best_loss, best_terms,
+                  content_targets, style_targets, content_layer_weights, style_layer_weights, loss_weights):
         learning_rate, beta_1, beta_2, epsilon = tf.unstack(hyper)
-        arguments = (content_targets, style_targets, content_layer_weights, style_layer_weights, loss_weights)
-        best_terms = last_terms = tf.zeros([4])
-        for _ in tf.range(steps):
-            terms, gradient = gradient_of(pixels, *arguments)
-            # Keep the image whose loss was just measured if it is the best so far.
-            better = terms[0] < best_loss
-            best_pixels = tf.where(better, pixels, best_pixels)
-            best_terms = tf.where(better, terms, best_terms)
-            best_loss = tf.minimum(terms[0], best_loss)
-            # Adam as Keras and TF1's AdamOptimizer apply it: epsilon added to the uncorrected sqrt(v).
-            step_count += 1.0
-            first_moment = beta_1 * first_moment + (1.0 - beta_1) * gradient
-            second_moment = beta_2 * second_moment + (1.0 - beta_2) * tf.square(gradient)
-            rate = learning_rate * tf.sqrt(1.0 - tf.pow(beta_2, step_count)) / (1.0 - tf.pow(beta_1, step_count))
-            pixels = tf.clip_by_value(pixels - rate * first_moment / (tf.sqrt(second_moment) + epsilon), 0.0, 255.0)
-            last_terms = terms
-        return pixels, first_moment, second_moment, step_count, best_pixels, best_loss, best_terms, last_terms
+        terms, gradient = gradient_of(pixels, content_targets, style_targets, content_layer_weights,
+                                      style_layer_weights, loss_weights)
+        # Keep the image whose loss was just measured if it is the best so far.
+        better = terms[0] < best_loss
+        best_pixels = tf.where(better, pixels, best_pixels)
+        best_terms = tf.where(better, terms, best_terms)
+        best_loss = tf.minimum(terms[0], best_loss)
+        # Adam as Keras and TF1's AdamOptimizer apply it: epsilon added to the uncorrected sqrt(v).
+        step_count += 1.0
+        first_moment = beta_1 * first_moment + (1.0 - beta_1) * gradient
+        second_moment = beta_2 * second_moment + (1.0 - beta_2) * tf.square(gradient)
+        rate = learning_rate * tf.sqrt(1.0 - tf.pow(beta_2, step_count)) / (1.0 - tf.pow(beta_1, step_count))
+        pixels = tf.clip_by_value(pixels - rate * first_moment / (tf.sqrt(second_moment) + epsilon), 0.0, 255.0)
+        return pixels, first_moment, second_moment, step_count, best_pixels, best_loss, best_terms, terms
 
-    return StyleSteps(features, value_and_gradient, adam_steps)
+    return StyleSteps(features, value_and_gradient, adam_step)

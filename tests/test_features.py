@@ -198,8 +198,7 @@ def test_classic_step_is_the_unit_rms_normalised_gradient(tiny_backbone):
     rng = np.random.default_rng(0)
     start = np.stack([grey_noise_start(32, rng) for _ in range(2)])
     targets = tf.constant([0, 5], tf.int32)
-    stepped = ascend(tf.constant(start), targets, tf.constant(1), tf.constant(1.0), tf.constant(1.0),
-                     tf.constant([32, 32]))[0].numpy()
+    stepped = ascend(tf.constant(start), targets, tf.constant(1.0), tf.constant(1.0), tf.constant([32, 32]))[0].numpy()
     model = tiny_backbone.layer_model(("conv2",))
     for index, target in enumerate([0, 5]):
         image = tf.constant(start[index:index + 1])

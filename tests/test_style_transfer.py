@@ -190,7 +190,7 @@ def test_hand_written_loss_gradients_equal_automatic_ones(rng):
         np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
 
 
-def test_adam_steps_match_keras_adam_with_clipping(photo, painting, tiny_backbone):
+def test_adam_step_matches_keras_adam_with_clipping(photo, painting, tiny_backbone):
     """Three traced Adam steps equal Keras's Adam (lr 5, beta_1 0.99, epsilon 0.1) clipped to 0..255 each step."""
     import keras
     import tensorflow as tf
@@ -200,9 +200,21 @@ def test_adam_steps_match_keras_adam_with_clipping(photo, painting, tiny_backbon
     _, style_targets = steps.features(tf.constant(images.uint8_to_pixels(images.resize_uint8(painting, (64, 64)))))
     weights = (tf.constant([1.0]), tf.constant([1 / 3] * 3), tf.constant([1e3, 1e-2, 1e-4]))
     start = tf.constant(images.uint8_to_pixels(photo))
-    outputs = steps.adam_steps(start, tf.zeros_like(start), tf.zeros_like(start), tf.constant(0.0), tf.constant(3),
-                               tf.constant([5.0, 0.99, 0.999, 0.1]), start, tf.constant(math.inf),
-                               list(content_targets), list(style_targets), *weights)
+    outputs = (start, tf.zeros_like(start), tf.zeros_like(start), tf.constant(0.0), start, tf.constant(math.inf),
+               tf.zeros([4]), None)
+    losses_seen = []
+    for _ in range(3):
+        pixels, first, second, count, best, best_loss, best_terms, _ = outputs
+        outputs = steps.adam_step(pixels, first, second, count, tf.constant([5.0, 0.99, 0.999, 0.1]), best,
+                                  best_loss, best_terms, list(content_targets), list(style_targets), *weights)
+        losses_seen.append(float(outputs[-1][0]))
+    # The best image kept is the one whose measured loss was lowest, with its terms.
+    assert float(outputs[5]) == min(losses_seen) == float(outputs[6][0])
+    # A step whose loss is not below the best so far leaves the best image and its terms alone.
+    kept = steps.adam_step(*outputs[:4], tf.constant([5.0, 0.99, 0.999, 0.1]), start, tf.constant(-1.0),
+                           tf.fill([4], 7.0), list(content_targets), list(style_targets), *weights)
+    np.testing.assert_array_equal(kept[4].numpy(), start.numpy())
+    assert float(kept[5]) == -1.0 and kept[6].numpy().tolist() == [7.0] * 4
     variable = tf.Variable(start)
     optimizer = keras.optimizers.Adam(learning_rate=5.0, beta_1=0.99, epsilon=0.1)
     for _ in range(3):
@@ -277,7 +289,7 @@ def test_no_retracing_across_image_sizes(tiny_backbone, rng, painting):
     steps = style_steps(tiny_backbone, ("conv3",), ("conv1", "conv2", "conv3"))
     assert steps.features.experimental_get_tracing_count() == 1
     assert steps.value_and_gradient.experimental_get_tracing_count() == 1
-    assert steps.adam_steps.experimental_get_tracing_count() == 1
+    assert steps.adam_step.experimental_get_tracing_count() == 1
 
 
 # --- configuration --------------------------------------------------------------------------------------------
