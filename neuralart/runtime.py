@@ -35,7 +35,7 @@ PRECISION_VARIABLE = "NEURALART_PRECISION"
 XLA_VARIABLE = "NEURALART_XLA"
 THREADS_VARIABLE = "NEURALART_THREADS"
 # The Keras dtype policy that computes a layer in bfloat16 while keeping its variables in float32.
-KERAS_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+KERAS_POLICIES = {"float32": "float32", "bfloat16": "bfloat16"}
 ALLOCATOR_VARIABLE = "TF_CPU_ALLOCATOR_USE_BFC"
 
 os.environ.setdefault(ALLOCATOR_VARIABLE, "true")  # See the module docstring: must precede TensorFlow's start.
