@@ -287,14 +287,18 @@ def _make_ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile
         layer_losses = tf.zeros([len(layer_names)])
         for tile_index in tf.range(rows * columns):
             top, left = (tile_index // columns) * tile_height, (tile_index % columns) * tile_width
-            tile = image[top:top + tile_height, left:left + tile_width]
-            tile_gradient, tile_losses = whole_gradient(tile, weights)
-            placed = [[top, height - top - tf.shape(tile)[0]], [left, width - left - tf.shape(tile)[1]], [0, 0]]
-            gradient += tf.pad(tile_gradient, placed)
+            with tf.GradientTape() as tape:
+                # Cut inside the tape, so the gradient lands in place: XLA cannot pad by traced amounts.
+                tape.watch(image)
+                tile_losses = layer_losses_of(image[top:top + tile_height, left:left + tile_width])
+                objective = tf.reduce_sum(weights * tile_losses)
+            gradient += tape.gradient(objective, image)
             layer_losses += tile_losses
         return gradient, layer_losses
 
     def gradient_of(image, weights):
+        if jit_compile:  # XLA compiles neither a cond between these nor the tile loop: no tiling under XLA.
+            return whole_gradient(image, weights)
         # An image that fits in one tile gets no loop around the network (see the module's note on speed).
         fits = tf.logical_and(tf.shape(image)[0] <= tile_size, tf.shape(image)[1] <= tile_size)
         return tf.cond(fits, lambda: whole_gradient(image, weights), lambda: tiled_gradient(image, weights))

@@ -10,7 +10,8 @@ Switches, read when a run starts (never at import):
 - NEURALART_PRECISION = auto | float32 | bfloat16 (default auto): force float32 for exact, comparable numbers;
 - NEURALART_XLA = 0 | 1 (default 0): compile float32 traced steps with XLA (its CPU convolutions refuse
   bfloat16). On the 2-core AVX-512 machine the benchmark measured XLA's convolution gradients slower than
-  TensorFlow's oneDNN kernels, so it is off;
+  TensorFlow's oneDNN kernels, so it is off. Under XLA, DeepDream does not tile the image (XLA compiles neither
+  the tile loop nor a choice between the two), so very large images take more memory;
 - NEURALART_THREADS = N: N intra-op threads and one op at a time, applied when the first backbone is built
   (default: TensorFlow's own choice, which measured as fast).
 

@@ -214,6 +214,23 @@ def test_xla_switch_leaves_bfloat16_steps_uncompiled(photo, tiny_backbone, monke
     assert frames[-1].done
 
 
+def test_xla_switch_compiles_float32_steps_that_match_uncompiled_ones(photo, tiny_backbone, monkeypatch):
+    """NEURALART_XLA=1 compiles the float32 DeepDream and style steps; they run and agree with the plain ones."""
+    from neuralart.deepdream import DreamConfig, dream
+    from neuralart.style_transfer import StyleConfig, stylize
+
+    dream_config = DreamConfig(**{**DREAM, "iterations": 2})
+    style_config = StyleConfig(backbone="custom", weights=None, iterations=2, multiscale=False, max_side=64,
+                               content_layers={"conv3": 1.0}, style_layers={"conv1": 1.0, "conv2": 1.0})
+    plain = [list(dream(photo, dream_config, tiny_backbone))[-1], list(stylize(photo, photo, style_config,
+                                                                                tiny_backbone))[-1]]
+    monkeypatch.setenv("NEURALART_XLA", "1")
+    compiled = [list(dream(photo, dream_config, tiny_backbone))[-1], list(stylize(photo, photo, style_config,
+                                                                                   tiny_backbone))[-1]]
+    for expected, got in zip(plain, compiled):
+        assert got.done and np.abs(got.image.astype(int) - expected.image.astype(int)).max() <= 2
+
+
 @pytest.mark.slow
 def test_real_squeezenet_bfloat16_dream_matches_float32(squeezenet):
     from tests.conftest import shared_image
