@@ -199,9 +199,9 @@ class _DreamRun:
 class _Cadence:
     """When to hand back a frame, and how many steps to run before looking again.
 
-    A chunk of steps runs at most until the next frame is due: `frame_every` steps since the last frame or `FRAME_SECONDS`
-    of work, whichever comes first. Seconds per step are measured on each call and scaled by pixel count when an
-    octave changes the image size; until a measurement exists a chunk is a single step.
+    A chunk of steps runs at most until the next frame is due: `frame_every` steps since the last frame or
+    `FRAME_SECONDS` of work, whichever comes first. Seconds per step are measured on each chunk and scaled by pixel
+    count when an octave changes the image size; until a measurement exists a chunk is a single step.
     """
 
     def __init__(self, frame_every: int, clock=time.perf_counter):
@@ -288,7 +288,8 @@ def _make_ascent_function(backbone: Backbone, layer_names: tuple[str, ...], tile
         for tile_index in tf.range(rows * columns):
             top, left = (tile_index // columns) * tile_height, (tile_index % columns) * tile_width
             with tf.GradientTape() as tape:
-                # Cut inside the tape, so the gradient lands in place: XLA cannot pad by traced amounts.
+                # Cut inside the tape, so each tile's gradient lands in place in the whole image's. (This loop
+                # around the network can meet the slow max-pool gradient; it runs only for images over a tile.)
                 tape.watch(image)
                 tile_losses = layer_losses_of(image[top:top + tile_height, left:left + tile_width])
                 objective = tf.reduce_sum(weights * tile_losses)
