@@ -104,6 +104,15 @@ def uploaded_path(payload) -> str | None:
     return None if payload is None or payload.path is None else str(payload.path)
 
 
+def seed_and_buttons(seed: int, tab: str):
+    """The seed box and the Run and Stop buttons every tab ends its settings with (ids "<tab>-run", "<tab>-stop")."""
+    seed_box = gr.Number(value=seed, precision=0, label="Seed", minimum=0)
+    with gr.Row():
+        run = gr.Button("Run", variant="primary", elem_id=f"{tab}-run")
+        stop = gr.Button("Stop", variant="stop", elem_id=f"{tab}-stop")
+    return seed_box, run, stop
+
+
 # --- running a technique for the UI --------------------------------------------------------------------------
 
 def start_run(make_frames: Callable[[], Iterator[Frame]]) -> Iterator[Frame]:
@@ -302,10 +311,7 @@ def build_dream_tab() -> None:
             step = gr.Slider(0.001, 0.1, value=defaults.step, step=0.001, label="Step size")
             max_loss = gr.Slider(0, 100, value=defaults.max_loss, step=0.5, label="Max loss (0 = no limit)")
             max_side = gr.Slider(64, 2048, value=defaults.max_side, step=16, label="Longest side (px)")
-            seed = gr.Number(value=defaults.seed, precision=0, label="Seed", minimum=0)
-            with gr.Row():
-                run = gr.Button("Run", variant="primary", elem_id="dream-run")
-                stop = gr.Button("Stop", variant="stop", elem_id="dream-stop")
+            seed, run, stop = seed_and_buttons(defaults.seed, "dream")
             add_recipe_drop("dream", {"backbone": backbone, "weights": weights, "octaves": octaves,
                                       "octave_scale": octave_scale, "iterations": iterations, "step": step,
                                       "max_loss": max_loss, "max_side": max_side, "seed": seed},
@@ -430,10 +436,7 @@ def build_features_tab() -> None:
             steps = gr.Slider(0, 1000, value=0, step=1, label=f"Steps (0 = the mode's own: quality "
                               f"{MODE_STEPS['quality']}, classic {MODE_STEPS['classic']})")
             size = gr.Slider(32, 512, value=defaults.size, step=16, label="Image size (px)")
-            seed = gr.Number(value=defaults.seed, precision=0, label="Seed", minimum=0)
-            with gr.Row():
-                run = gr.Button("Run", variant="primary", elem_id="features-run")
-                stop = gr.Button("Stop", variant="stop", elem_id="features-stop")
+            seed, run, stop = seed_and_buttons(defaults.seed, "features")
             add_recipe_drop("filters", {"backbone": backbone, "weights": weights, "filters": filters,
                                         "objective": objective, "class_index": class_index, "negative": negative,
                                         "mode": mode, "steps": steps, "size": size, "seed": seed},
@@ -615,10 +618,7 @@ def build_style_tab() -> None:
                                         ("match the style's colours", "histogram")], value=defaults.preserve_colors,
                                        label="Keep the photo's colours", elem_id="style-colors")
             multiscale = gr.Checkbox(value=defaults.multiscale, label="Coarse to fine", elem_id="style-multiscale")
-            seed = gr.Number(value=defaults.seed, precision=0, label="Seed", minimum=0)
-            with gr.Row():
-                run = gr.Button("Run", variant="primary", elem_id="style-run")
-                stop = gr.Button("Stop", variant="stop", elem_id="style-stop")
+            seed, run, stop = seed_and_buttons(defaults.seed, "style")
             log_sliders = [content_weight, style_weight, tv_weight]
             add_recipe_drop("style", {"backbone": backbone, "weights": weights, "iterations": iterations,
                                       "optimizer": optimizer, "init": init, "max_side": max_side,

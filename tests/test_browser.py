@@ -150,6 +150,21 @@ def stop_and_check_it_stopped(page, stop_id: str, output_id: str, status_id: str
     assert len(arrived) <= 2, f"{len(arrived)} images arrived after Stop"
 
 
+def assert_not_done_and_screenshot(page, folder: Path, tab: str) -> None:
+    assert not page.locator(f"#{tab}-status textarea").input_value().endswith("done")
+    screenshot(page, folder, tab)
+
+
+def stop_then_refuse_a_bad_file(page, folder: Path, tab: str, input_id: str, bad_file: Path) -> None:
+    """Stop the streaming run (it stops, unfinished; the tab is photographed), then Run on a corrupt upload:
+    a clear error toast."""
+    stop_and_check_it_stopped(page, f"{tab}-stop", f"{tab}-output", f"{tab}-status")
+    assert_not_done_and_screenshot(page, folder, tab)
+    upload(page, input_id, bad_file)
+    page.locator(f"#{tab}-run").click()
+    expect_error_toast(page, r"could not be decoded.*truncated or corrupt")
+
+
 def expect_error_toast(page, pattern: str) -> None:
     toast = page.locator("[data-testid=toast-body]", has_text=re.compile(pattern))
     toast.first.wait_for(timeout=30_000)
@@ -195,13 +210,7 @@ def test_dream_tab_streams_stops_queues_and_reports_bad_files(page, browser, ser
     other.locator("#dream-stop").click()
     other.context.close()
 
-    stop_and_check_it_stopped(page, "dream-stop", "dream-output", "dream-status")
-    assert not page.locator("#dream-status textarea").input_value().endswith("done")
-    screenshot(page, screenshots, "dream")
-
-    upload(page, "dream-input", bad_file)
-    page.locator("#dream-run").click()
-    expect_error_toast(page, r"could not be decoded.*truncated or corrupt")
+    stop_then_refuse_a_bad_file(page, screenshots, "dream", "dream-input", bad_file)
 
 
 def test_dream_recipe_drop_restores_the_settings(page, server, tmp_path):
@@ -246,8 +255,7 @@ def test_features_tab_streams_stops_and_reports_bad_files(page, server, screensh
     page.locator("#features-run").click()
     collect_streamed_images(page, "features-output")
     stop_and_check_it_stopped(page, "features-stop", "features-output", "features-status")
-    assert not page.locator("#features-status textarea").input_value().endswith("done")
-    screenshot(page, screenshots, "features")
+    assert_not_done_and_screenshot(page, screenshots, "features")
 
     upload(page, "features-photo", bad_file)
     expect_error_toast(page, r"could not be decoded.*truncated or corrupt")
@@ -267,10 +275,4 @@ def test_style_tab_streams_stops_and_reports_bad_files(page, server, screenshots
 
     page.locator("#style-run").click()
     collect_streamed_images(page, "style-output")
-    stop_and_check_it_stopped(page, "style-stop", "style-output", "style-status")
-    assert not page.locator("#style-status textarea").input_value().endswith("done")
-    screenshot(page, screenshots, "style")
-
-    upload(page, "style-content", bad_file)
-    page.locator("#style-run").click()
-    expect_error_toast(page, r"could not be decoded.*truncated or corrupt")
+    stop_then_refuse_a_bad_file(page, screenshots, "style", "style-content", bad_file)
