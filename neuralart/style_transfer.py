@@ -469,11 +469,11 @@ class _AdamScale:
         self.second_moment = tf.zeros_like(self.pixels)
         self.step_count = tf.constant(0.0)
         self.best_pixels, self.best_loss = self.pixels, tf.constant(math.inf)
-        self.best_terms_tensor = tf.zeros([len(LOSS_TERMS)])
-        self.best_terms = self.current_terms = None
-        if config.iterations == 0:
-            terms, _ = run.evaluate(pixels, content_targets, style_targets)
-            self.best_terms = self.current_terms = terms.numpy()
+        self.best_terms = tf.zeros([len(LOSS_TERMS)])
+        self.current_terms = None
+        if config.iterations == 0:  # No step will measure the start: measure it here.
+            self.best_terms, _ = run.evaluate(pixels, content_targets, style_targets)
+            self.current_terms = self.best_terms.numpy()
 
     @property
     def current(self):
@@ -483,17 +483,15 @@ class _AdamScale:
         run = self.run_state
         for _ in range(iterations):  # One traced call per step (see the note on speed in neuralart.deepdream).
             (self.pixels, self.first_moment, self.second_moment, self.step_count, self.best_pixels, self.best_loss,
-             self.best_terms_tensor, last_terms) = run.steps_function.adam_step(
+             self.best_terms, last_terms) = run.steps_function.adam_step(
                 self.pixels, self.first_moment, self.second_moment, self.step_count, self.hyper, self.best_pixels,
-                self.best_loss, self.best_terms_tensor, self.content_targets, self.style_targets,
+                self.best_loss, self.best_terms, self.content_targets, self.style_targets,
                 run.content_layer_weights, run.style_layer_weights, run.loss_weights)
         self.current_terms = last_terms.numpy()
-        if float(self.best_loss) < math.inf:
-            self.best_terms = self.best_terms_tensor.numpy()
         return iterations, False
 
     def best(self):
-        return self.best_pixels.numpy(), self.best_terms
+        return self.best_pixels.numpy(), self.best_terms.numpy()
 
 
 # --- traced steps ----------------------------------------------------------------------------------------------
