@@ -495,17 +495,24 @@ def app_cadence(options) -> dict:
 # --- the --fast CLI path -------------------------------------------------------------------------------------
 
 def fast_cli(options) -> dict:
-    """`python -m neuralart dream --fast` from a cold start (new process: imports, model build, run)."""
+    """`python -m neuralart dream --fast` and `style --fast` from a cold start (new process: imports, model build,
+    run), each writing its PNG next to the results."""
     if not SQUEEZENET_WEIGHTS.is_file():
-        return _skip("dream --fast", f"real SqueezeNet weights not found at {SQUEEZENET_WEIGHTS}")
-    output = Path(options.out) / "dream-fast.png"
-    command = [sys.executable, "-m", "neuralart", "dream", str(ROOT / "assets" / "chelsea.jpg"), "-o", str(output),
-               "--fast", "--weights", str(SQUEEZENET_WEIGHTS), "--quiet"]
-    start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    row = _row("`python -m neuralart dream --fast` (real SqueezeNet), cold start to PNG",
-               project_s=round(time.perf_counter() - start, 2), output=str(output.name))
-    return {"rows": [row], "notes": []}
+        return _skip("--fast", f"real SqueezeNet weights not found at {SQUEEZENET_WEIGHTS}")
+    commands = {
+        "dream": ["dream", str(ASSET_PHOTO)],
+        "style": ["style", str(ROOT / "assets" / "coffee.jpg"), str(ROOT / "assets" / "styles" / "mosaic.jpg")],
+    }
+    rows = []
+    for technique, arguments in commands.items():
+        output = Path(options.out) / f"{technique}-fast.png"
+        command = [sys.executable, "-m", "neuralart", *arguments, "-o", str(output), "--fast",
+                   "--weights", str(SQUEEZENET_WEIGHTS), "--quiet"]
+        start = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        rows.append(_row(f"`python -m neuralart {technique} --fast` (real SqueezeNet), cold start to PNG",
+                         project_s=round(time.perf_counter() - start, 2), output=str(output.name)))
+    return {"rows": rows, "notes": []}
 
 
 CASES = {

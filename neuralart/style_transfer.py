@@ -10,7 +10,7 @@ epsilon 0.1) on the image, clipped to valid pixels after every step, starting fr
 (Its listing stores the image *after* the step whose loss was lowest; this keeps the image that loss was measured
 on, so the returned image and its reported loss belong together.)
 Beyond it, as jcjohnson/neural-style and crowsonkb/style-transfer-pytorch offer:
-- L-BFGS (SciPy's L-BFGS-B, with the pixel range as bounds) as the default optimizer;
+- L-BFGS (a projected L-BFGS kept within the pixel range, neuralart.lbfgs) as the default optimizer;
 - several style images whose Gram matrices are blended with weights, and a style scale;
 - initialisation from the photo, noise or the (first) style;
 - colour preservation: luminance-only transfer (Gatys et al. 2016, "Preserving color in neural artistic style
@@ -37,6 +37,7 @@ import numpy as np
 
 from . import images, runtime, validation
 from .frames import Frame
+from .lbfgs import LbfgsStepper
 from .models import BACKBONE_NAMES, Backbone, get_backbone
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -72,7 +73,7 @@ PRESETS: Mapping[str, Mapping] = MappingProxyType({
         "learning_rate": 5.0, "beta_1": 0.99, "epsilon": 0.1, "init": "content", "max_side": 512,
         "style_scale": 1.0, "preserve_colors": "none", "multiscale": False}),
     # A quick preview (`--preset fast` or `--fast`): SqueezeNet, one 384-px scale, 60 L-BFGS iterations, which
-    # gave a recognisable picture in about 11 s from a cold start on a 2-core CPU (bench/speed.py measures it).
+    # gave a recognisable picture in about 7 s from a cold start on a 2-core CPU (bench/speed.py measures it).
     "fast": MappingProxyType({"backbone": "squeezenet", "max_side": 384, "iterations": 60, "multiscale": False}),
 })
 
@@ -89,7 +90,9 @@ class StyleConfig:
     style_weight: float | None = None
     tv_weight: float | None = None
     style_blend: tuple[float, ...] | None = None
-    iterations: int = 200
+    # 300 L-BFGS iterations reach, on the real SqueezeNet at 384 px, a lower loss than the chapter's 500 Adam
+    # iterations (bench/speed.py, case style-quality), in about 9 s on a 2-core CPU.
+    iterations: int = 300
     optimizer: str = "lbfgs"
     learning_rate: float = 5.0
     beta_1: float = 0.99
@@ -99,7 +102,10 @@ class StyleConfig:
     style_scale: float = 1.0
     preserve_colors: str = "none"
     multiscale: bool = True
-    multiscale_min_side: int = 128
+    # Coarse-to-fine starts no smaller than this: below it, a scale costs time without lowering the full-size loss
+    # reached in a given time (SqueezeNet at 384 px, bench/speed.py: scales of 96 and 192 px cost 4 s and gained
+    # nothing), so images under 512 px run at one scale.
+    multiscale_min_side: int = 256
     frame_every: int = 5
     seed: int = 0
 
@@ -351,22 +357,22 @@ class _Best:
 
 
 class _LbfgsScale:
-    """L-BFGS-B at one scale, with the pixel range as bounds, advanced a chunk of iterations at a time."""
+    """L-BFGS at one scale, kept within the pixel range (neuralart.lbfgs), advanced a chunk at a time."""
 
     def __init__(self, run: _StyleRun, pixels: np.ndarray, content_targets, style_targets):
         self.run_state, self.content_targets, self.style_targets = run, content_targets, style_targets
         self.shape = pixels.shape
         self.best_seen = _Best()
-        self.optimizer = LbfgsbStepper(np.asarray(pixels, dtype=np.float64).ravel(), 0.0, 255.0, LBFGS_HISTORY)
+        self.optimizer = LbfgsStepper(pixels, 0.0, 255.0, LBFGS_HISTORY)
         if run.config.iterations == 0:
             self._value_and_gradient(self.optimizer.x)
 
     def _value_and_gradient(self, flat: np.ndarray):
-        pixels = flat.reshape(self.shape).astype(np.float32)
+        pixels = flat.reshape(self.shape)
         terms, gradient = self.run_state.evaluate(pixels, self.content_targets, self.style_targets)
         terms = terms.numpy()
         self.best_seen.offer(float(terms[0]), pixels, terms)
-        return float(terms[0]), gradient.numpy().ravel().astype(np.float64)
+        return float(terms[0]), gradient.numpy()
 
     @property
     def current(self) -> np.ndarray:
@@ -382,77 +388,6 @@ class _LbfgsScale:
 
     def best(self):
         return self.best_seen.pixels, self.best_seen.terms
-
-
-class LbfgsbStepper:
-    """SciPy's L-BFGS-B routine (Byrd, Lu, Nocedal & Zhu 1995) driven a few iterations at a time.
-
-    `scipy.optimize.minimize` runs to the end in one call, and starting it again per chunk of iterations would
-    throw away its curvature history and redo its per-call setup (a Python loop over every pixel's bounds, seconds
-    for a large image). Its compiled routine talks to the caller by reverse communication, so this class keeps the
-    routine's state between chunks and asks for values and gradients itself, as `minimize` does internally. When
-    the routine's interface is not the one this was written for (a SciPy other than 1.15 to 1.17), each chunk falls
-    back to one `minimize` call from the current point.
-    """
-
-    LINE_SEARCH_STEPS = 20
-
-    def __init__(self, x0: np.ndarray, low: float, high: float, history: int):
-        size = x0.size
-        self.x = np.array(x0, dtype=np.float64)
-        self.history = history
-        self.low, self.high = np.full(size, float(low)), np.full(size, float(high))
-        self.bound_kinds = np.full(size, 2, dtype=np.int32)  # 2: both a lower and an upper bound
-        self.value, self.gradient = 0.0, np.zeros(size)
-        self.work = np.zeros(2 * history * size + 5 * size + 11 * history ** 2 + 8 * history)
-        self.integer_work = np.zeros(3 * size, dtype=np.int32)
-        self.task, self.line_search_task = np.zeros(2, dtype=np.int32), np.zeros(2, dtype=np.int32)
-        self.saved = (np.zeros(4, dtype=np.int32), np.zeros(44, dtype=np.int32), np.zeros(29))
-        self.finished = False
-        self.reverse_communication = _setulb() is not None
-
-    def iterate(self, value_and_gradient, iterations: int) -> int:
-        """Advance up to `iterations` iterations; return how many were done (fewer once `finished`)."""
-        if self.reverse_communication:
-            try:
-                return self._iterate_in_place(value_and_gradient, iterations)
-            except TypeError:  # A SciPy whose routine takes other arguments.
-                self.reverse_communication = False
-        return self._iterate_with_minimize(value_and_gradient, iterations)
-
-    def _iterate_in_place(self, value_and_gradient, iterations: int) -> int:
-        setulb, done = _setulb(), 0
-        while done < iterations and not self.finished:
-            setulb(self.history, self.x, self.low, self.high, self.bound_kinds, self.value, self.gradient,
-                   0.0, 0.0, self.work, self.integer_work, self.task, *self.saved, self.LINE_SEARCH_STEPS,
-                   self.line_search_task)
-            if self.task[0] == 3:  # The routine wants the value and gradient at self.x.
-                self.value, self.gradient = value_and_gradient(self.x)
-            elif self.task[0] == 1:  # An iteration is complete.
-                done += 1
-            else:  # Converged, or the line search found no lower point: further iterations would not move.
-                self.finished = True
-        return done
-
-    def _iterate_with_minimize(self, value_and_gradient, iterations: int) -> int:
-        from scipy.optimize import Bounds, minimize
-
-        result = minimize(value_and_gradient, self.x, jac=True, method="L-BFGS-B",
-                          bounds=Bounds(self.low, self.high),
-                          options={"maxiter": iterations, "maxcor": self.history, "ftol": 0.0, "gtol": 0.0,
-                                   "maxls": self.LINE_SEARCH_STEPS})
-        self.x = result.x
-        self.finished = int(result.nit) < iterations
-        return int(result.nit)
-
-
-def _setulb():
-    """SciPy's compiled L-BFGS-B routine with the reverse-communication interface of SciPy 1.15+, or None."""
-    try:
-        from scipy.optimize import _lbfgsb
-    except ImportError:
-        return None
-    return getattr(_lbfgsb, "setulb", None)
 
 
 class _AdamScale:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from neuralart import cli, images
-from neuralart.style_transfer import (PRESETS, LbfgsbStepper, StyleConfig, scale_shapes, style_steps,
+from neuralart.style_transfer import (PRESETS, StyleConfig, scale_shapes, style_steps,
                                       stylize)
 from tests.conftest import shared_image
 
@@ -224,32 +224,6 @@ def test_adam_step_matches_keras_adam_with_clipping(photo, painting, tiny_backbo
         variable.assign(tf.clip_by_value(variable, 0.0, 255.0))
     np.testing.assert_allclose(outputs[0].numpy(), variable.numpy(), atol=1e-3)
     assert float(outputs[3]) == 3.0
-
-
-def test_lbfgs_stepper_in_chunks_equals_one_scipy_call(rng):
-    """Driving SciPy's L-BFGS-B a chunk at a time keeps its history: the path is exactly one minimize call's."""
-    from scipy.optimize import Bounds, minimize
-
-    size = 300
-    matrix = rng.standard_normal((size, size)) / np.sqrt(size)
-    matrix = matrix @ matrix.T + 0.1 * np.eye(size)
-    target = rng.uniform(-100, 400, size)
-
-    def value_and_gradient(x):
-        residual = x - target
-        return 0.5 * residual @ matrix @ residual + 1e-6 * np.sum(residual ** 4), \
-            matrix @ residual + 4e-6 * residual ** 3
-
-    start = rng.uniform(0, 255, size)
-    stepper = LbfgsbStepper(start, 0.0, 255.0, history=5)
-    done = sum(stepper.iterate(value_and_gradient, chunk) for chunk in (4, 7, 9))
-    reference = minimize(value_and_gradient, start, jac=True, method="L-BFGS-B",
-                         bounds=Bounds(np.zeros(size), np.full(size, 255.0)),
-                         options={"maxiter": 20, "maxcor": 5, "ftol": 0.0, "gtol": 0.0, "maxls": 20})
-    assert stepper.reverse_communication, "the reverse-communication path was not used"
-    assert done == reference.nit
-    np.testing.assert_allclose(stepper.x, reference.x, rtol=0, atol=1e-9)
-    assert stepper.x.min() >= 0 and stepper.x.max() <= 255
 
 
 # --- the Frame contract, stopping, tracing -------------------------------------------------------------------
