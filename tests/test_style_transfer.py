@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from neuralart import cli, images
-from neuralart.style_transfer import (PRESETS, StyleConfig, scale_shapes, style_steps,
-                                      stylize)
+from neuralart.style_transfer import PRESETS, StyleConfig, scale_shapes, style_steps, stylize
 from tests.conftest import shared_image
 
 TINY_LAYERS = dict(content_layers={"conv3": 1.0}, style_layers={"conv1": 1.0, "conv2": 1.0, "conv3": 1.0})
@@ -472,7 +471,6 @@ def test_tab_loss_table_is_numeric_and_log_scaled():
 def test_fast_flag_is_the_fast_preset_and_explicit_flags_win():
     from neuralart import cli
     from neuralart.cli_style import style_config_from_args
-    from neuralart.style_transfer import PRESETS
 
     parser = cli.build_parser()
     fast = style_config_from_args(parser.parse_args(["style", "c.png", "s.png", "-o", "o.png", "--fast"]))
