@@ -93,7 +93,7 @@ def dream(options) -> dict:
     reference_step, _ = best_time(lambda: reference.loss_and_gradient(full[None])[1].numpy(), options.repeats + 1)
     flops = step_flops(tf.function(reference.untraced_step), tf.TensorSpec([1, *DREAM_SIZE, 3], tf.float32))
     means = dream_means(full, config, tuple(CHAPTER_DREAM_LAYERS), options)
-    project_step = means["default: auto precision, folded BN, one step per call"]
+    project_step = means["default: auto precision, folded BN, merged 1x1 branches, one step per call"]
     peak = peaks(quick=True)
     precision = runtime.resolve_precision()
     row = _row("DeepDream, chapter settings, InceptionV3, 533x799 (3 octaves x 20 steps)",
@@ -119,9 +119,11 @@ def dream_means(full, config, layer_names, options) -> dict[str, float]:
 
     float32 = models.get_backbone("inception_v3", None)
     features = keras.Model(float32.model.input, [float32.model.get_layer(name).output for name in layer_names])
-    unfolded = models.Backbone(float32.spec, float32.model, None, "bfloat16")
-    unfolded.cached(("layer_model", layer_names),
-                    lambda: models.inference_model(features, "bfloat16", fold_batch_norms=False))
+    def bfloat16_backbone(**switches):
+        backbone = models.Backbone(float32.spec, float32.model, None, "bfloat16")
+        backbone.cached(("layer_model", layer_names), lambda: models.inference_model(features, "bfloat16", **switches))
+        return backbone
+
     unfolded_float32 = models.Backbone(float32.spec, float32.model, None, "float32")
     unfolded_float32.cached(("layer_model", layer_names), lambda: features)
     weights = tf.constant([float32.default_layers("dream")[name] for name in layer_names], tf.float32)
@@ -138,11 +140,14 @@ def dream_means(full, config, layer_names, options) -> dict[str, float]:
 
     auto = models.get_backbone("inception_v3", None, precision="auto")
     variants = {  # label: (backbone, steps in a traced loop)
-        "default: auto precision, folded BN, one step per call": (auto, False),
-        "auto precision, folded BN, 5 steps per call in a traced loop": (auto, True),
-        "float32, folded BN, one step per call": (float32, False),
-        "bfloat16, BN not folded, one step per call": (unfolded, False),
-        "float32, BN not folded, one step per call": (unfolded_float32, False),
+        "default: auto precision, folded BN, merged 1x1 branches, one step per call": (auto, False),
+        "auto precision, folded BN, merged 1x1 branches, 5 steps per call in a traced loop": (auto, True),
+        "float32, folded BN, merged 1x1 branches, one step per call": (float32, False),
+        "bfloat16, folded BN, 1x1 branches not merged, one step per call":
+            (bfloat16_backbone(merge_pointwise=False), False),
+        "bfloat16, BN not folded, 1x1 branches not merged, one step per call":
+            (bfloat16_backbone(fold_batch_norms=False, merge_pointwise=False), False),
+        "float32, BN not folded, 1x1 branches not merged, one step per call": (unfolded_float32, False),
     }
     runners = {label: per_step_runner(*variant) for label, variant in variants.items()}
     # Interleaved, so a burst of outside load slows every variant alike.
@@ -166,7 +171,7 @@ def looped_steps(ascend):
     @tf.function
     def run(image, shifts, *arguments):
         for index in tf.range(tf.shape(shifts)[0]):
-            image = ascend(image, shifts[index], *arguments)[0]
+            image = tf.ensure_shape(ascend(image, shifts[index], *arguments)[0], image.shape)
         return image
     return run
 

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
+import numpy as np
+
 from . import images, runtime
 from .images import InputSpace
 
@@ -259,13 +261,19 @@ def missing_weights_message(weights_file: WeightsFile, backbone_name: str, error
 
 # --- inference models: the same function, cheaper to run ----------------------------------------------------
 
-def inference_model(model, precision: str = "float32", *, fold_batch_norms: bool = True):
+def inference_model(model, precision: str = "float32", *, fold_batch_norms: bool = True,
+                    merge_pointwise: bool = True):
     """`model` rebuilt to run faster in techniques that never train it; returns `model` when nothing changes.
 
     - Each batch normalisation that directly follows a linear convolution is folded into that convolution's
       kernel and bias: at inference it is a per-channel affine map (Ioffe & Szegedy 2015), so the folded model
       computes the same function up to float rounding, without two extra passes over every activation forward
       and backward (InceptionV3 and MobileNet normalise after every convolution).
+    - Linear 1x1 convolutions that read the same tensor (the branches of an Inception block) become one
+      convolution whose output is split: one larger matrix product instead of several, and backward one input
+      gradient instead of several summed. A stride-1 "same" average pool feeding only such a convolution moves
+      behind it (both are linear, and a bias survives an average of valid pixels), so it pools the branch's
+      few output channels instead of the block's many input channels. See `_pointwise_groups`.
     - With precision "bfloat16" every layer computes in bfloat16 under Keras' "bfloat16" policy, set per layer
       so the process-wide policy stays untouched. Weights are stored in bfloat16: the "mixed_bfloat16" policy
       would keep them float32 and cast every kernel on every call, for the same rounded values (1-2% of a
@@ -276,7 +284,8 @@ def inference_model(model, precision: str = "float32", *, fold_batch_norms: bool
 
     precision = runtime.resolve_precision(precision)
     folds = _foldable_batch_norms(model) if fold_batch_norms else {}
-    if not folds and precision == "float32":
+    groups = _pointwise_groups(model) if merge_pointwise else []
+    if not folds and not groups and precision == "float32":
         return model
     policy = runtime.KERAS_POLICIES[precision]
     folded_norms = {norm.name for norm in folds.values()}
@@ -290,12 +299,107 @@ def inference_model(model, precision: str = "float32", *, fold_batch_norms: bool
             config["use_bias"] = True
         return layer.__class__.from_config(config)
 
-    clone = keras.models.clone_model(model, clone_function=clone_layer)
+    merger = _PointwiseMerger(groups, policy)
+    clone = keras.models.clone_model(model, clone_function=clone_layer, call_function=merger.call)
+    replaced = merger.replaced_layers()
     for layer in model.layers:
-        if layer.weights and layer.name not in folded_norms:
-            weights = _folded_weights(layer, folds[layer.name]) if layer.name in folds else layer.get_weights()
-            clone.get_layer(layer.name).set_weights(weights)
+        if layer.weights and layer.name not in folded_norms and layer.name not in replaced:
+            clone.get_layer(layer.name).set_weights(_inference_weights(layer, folds))
+    for group in groups:
+        kernels, biases = zip(*(_kernel_and_bias(member.convolution, folds) for member in group.members))
+        clone.get_layer(group.name).set_weights([np.concatenate(kernels, axis=-1), np.concatenate(biases)])
     return clone
+
+
+def _inference_weights(layer, folds: dict) -> list:
+    """`layer`'s weights with its batch normalisation folded in, if it has one."""
+    return _folded_weights(layer, folds[layer.name]) if layer.name in folds else layer.get_weights()
+
+
+def _kernel_and_bias(convolution, folds: dict) -> tuple:
+    """A convolution's inference kernel and bias, with a zero bias where it has none."""
+    weights = _inference_weights(convolution, folds)
+    return weights[0], weights[1] if len(weights) > 1 else np.zeros(convolution.filters, np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class _PointwiseMember:
+    convolution: object  # a linear 1x1 Conv2D
+    pool: object | None  # the stride-1 "same" AveragePooling2D it read, now applied to its output instead
+
+
+@dataclasses.dataclass(frozen=True)
+class _PointwiseGroup:
+    name: str
+    members: tuple[_PointwiseMember, ...]
+
+
+def _pointwise_groups(model) -> list[_PointwiseGroup]:
+    """Linear 1x1 stride-1 convolutions grouped by the tensor they read (directly, or through an average pool
+    that only they read), where merging saves something: two or more members, or a pool to move."""
+    from keras import layers
+
+    output_names = {tensor._keras_history.operation.name for tensor in model.outputs}
+    by_source: dict[int, list[_PointwiseMember]] = {}
+    for convolution in model.layers:
+        if not _is_pointwise(convolution, layers):
+            continue
+        pool = convolution.input._keras_history.operation
+        if not _is_movable_pool(pool, layers) or pool.name in output_names:
+            pool = None
+        source = (pool or convolution).input
+        by_source.setdefault(id(source), []).append(_PointwiseMember(convolution, pool))
+    return [_PointwiseGroup(f"{members[0].convolution.name}_merged_pointwise", tuple(members))
+            for members in by_source.values()
+            if len(members) > 1 or members[0].pool is not None]
+
+
+def _is_pointwise(layer, layers) -> bool:
+    return (type(layer) is layers.Conv2D and tuple(layer.kernel_size) == (1, 1) and tuple(layer.strides) == (1, 1)
+            and tuple(layer.dilation_rate) == (1, 1) and layer.groups == 1
+            and layer.activation.__name__ == "linear" and layer.data_format == "channels_last"
+            and len(layer._inbound_nodes) == 1)
+
+
+def _is_movable_pool(layer, layers) -> bool:
+    """An average pool that commutes with the 1x1 convolution reading it: stride 1, "same" padding (TF averages
+    only the valid pixels, so a constant bias stays itself), and no other reader."""
+    return (type(layer) is layers.AveragePooling2D and tuple(layer.strides) == (1, 1) and layer.padding == "same"
+            and layer.data_format == "channels_last" and len(layer._inbound_nodes) == 1
+            and len(layer._outbound_nodes) == 1)
+
+
+class _PointwiseMerger:
+    """The `call_function` of `inference_model`'s clone: calls every layer as usual, except that each group's
+    members become slices of one merged convolution, and their moved pools pass their input through."""
+
+    def __init__(self, groups: list[_PointwiseGroup], policy: str):
+        self.policy = policy
+        self.group_of = {member.convolution.name: (group, index)
+                         for group in groups for index, member in enumerate(group.members)}
+        self.moved_pools = {member.pool.name for group in groups for member in group.members if member.pool}
+        self.pool_clones: dict = {}
+        self.pieces: dict = {}
+
+    def replaced_layers(self) -> set[str]:
+        return set(self.group_of) | self.moved_pools
+
+    def call(self, layer, *args, **kwargs):
+        import keras
+
+        if layer.name in self.moved_pools:
+            self.pool_clones[layer.name] = layer
+            return args[0]
+        if layer.name not in self.group_of:
+            return layer(*args, **kwargs)
+        group, index = self.group_of[layer.name]
+        if group.name not in self.pieces:
+            widths = [member.convolution.filters for member in group.members]
+            merged = keras.layers.Conv2D(sum(widths), 1, use_bias=True, dtype=self.policy, name=group.name)(args[0])
+            self.pieces[group.name] = keras.ops.split(merged, np.cumsum(widths)[:-1].tolist(), axis=-1)
+        piece = self.pieces[group.name][index]
+        pool = group.members[index].pool
+        return self.pool_clones[pool.name](piece) if pool is not None else piece
 
 
 def _pass_through(inputs):
@@ -324,8 +428,6 @@ def _foldable_batch_norms(model) -> dict:
 def _folded_weights(convolution, norm) -> list:
     """Kernel and bias of `convolution` followed by `norm` at inference:
     norm(x) = gamma * (x - mean) / sqrt(variance + epsilon) + beta, with x = kernel * input + bias."""
-    import numpy as np
-
     weights = convolution.get_weights()
     kernel = weights[0].astype(np.float64)
     bias = weights[1].astype(np.float64) if convolution.use_bias else 0.0

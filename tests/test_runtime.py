@@ -134,6 +134,70 @@ def test_folding_batch_norms_keeps_the_function(rng):
         np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-4, atol=1e-4)
 
 
+def inception_block_model(seed: int = 0):
+    """An Inception-style block: 1x1 branches reading one tensor, one through a stride-1 average pool, one average
+    pool read by two layers (so it must stay where it is), and large biases, so that a pool that counted padded
+    pixels, or a branch cut at the wrong channels, would show at once."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layers = keras.layers
+    inputs = keras.Input((None, None, 3))
+    stem = layers.ReLU()(layers.Conv2D(6, 3, padding="same", name="stem")(inputs))
+
+    def conv_norm_relu(x, filters, size, name):
+        x = layers.Conv2D(filters, size, padding="same", use_bias=False, name=name)(x)
+        return layers.ReLU()(layers.BatchNormalization(name=f"{name}_norm")(x))
+
+    branch_1x1 = conv_norm_relu(stem, 4, 1, "branch_1x1")
+    branch_3x3 = conv_norm_relu(layers.Conv2D(5, 1, bias_initializer="ones", name="reduce")(stem), 3, 3, "b3x3")
+    branch_pool = conv_norm_relu(layers.AveragePooling2D(3, 1, padding="same", name="pool")(stem), 2, 1, "b_pool")
+    shared_pool = layers.AveragePooling2D(3, 1, padding="same", name="shared_pool")(stem)
+    branch_shared = conv_norm_relu(shared_pool, 3, 1, "b_shared")
+    block = layers.Concatenate()([branch_1x1, branch_3x3, branch_pool, branch_shared, shared_pool])
+    model = keras.Model(inputs, block)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            size = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, size), rng.normal(5, 2, size), rng.normal(0, 1, size),
+                               rng.uniform(0.5, 3, size)])
+    return model
+
+
+def test_merging_pointwise_branches_keeps_the_function(rng):
+    import keras
+
+    from neuralart.models import inference_model
+
+    model = inception_block_model()
+    merged = inference_model(model, "float32")
+    convolutions = {layer.name: layer for layer in merged.layers if isinstance(layer, keras.layers.Conv2D)}
+    # branch_1x1, reduce and b_pool (whose pool moves behind it) are one convolution of 4 + 5 + 2 channels;
+    # b_shared reads a pool that the concatenation reads too, so both stay as they are.
+    merged_names = [name for name in convolutions if name.endswith("_merged_pointwise")]
+    assert len(merged_names) == 1 and convolutions[merged_names[0]].filters == 11
+    assert set(convolutions) - set(merged_names) == {"b3x3", "b_shared", "stem"}
+    assert {layer.name for layer in merged.layers if isinstance(layer, keras.layers.AveragePooling2D)} == {
+        "pool", "shared_pool"}
+    for height, width in ((13, 17), (1, 5)):  # odd sizes: the pools' borders average fewer pixels
+        image = rng.normal(0, 50, (1, height, width, 3)).astype(np.float32)
+        expected, got = np.asarray(model(image)), np.asarray(merged(image))
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3 * np.abs(expected).max())
+    unmerged = inference_model(model, "float32", merge_pointwise=False)
+    assert "branch_1x1" in {layer.name for layer in unmerged.layers}
+
+
+def test_merged_pointwise_branches_in_bfloat16_stay_close(rng):
+    from neuralart.models import inference_model
+
+    model = inception_block_model(seed=1)
+    image = rng.normal(0, 50, (1, 16, 20, 3)).astype(np.float32)
+    expected = np.asarray(model(image))
+    got = np.asarray(inference_model(model, "bfloat16")(image), dtype=np.float32)
+    assert np.abs(got - expected).max() <= 0.03 * np.abs(expected).max()
+
+
 def test_bfloat16_model_is_per_model_and_close_to_float32(rng):
     import keras
 
