@@ -241,6 +241,12 @@ class _Part:
     tensor: object
     to_pre: object
     activate: object
+    convolution: object = None  # the Conv2D whose pre-activation `to_pre` recomputes, if it is one
+
+    @property
+    def width(self) -> int:
+        """Channels this part contributes to the layer."""
+        return int(self.convolution.filters if self.convolution is not None else self.tensor.shape[-1])
 
 
 def _identity(tensor):
@@ -266,7 +272,8 @@ def _activation_parts(layer, pre_activation: bool) -> list[_Part]:
         return [_Part(layer.input, _identity, layer.activation)]
     linear = getattr(layer, "activation", None) in (None, keras.activations.linear)
     if isinstance(layer, (BaseConv, keras.layers.Dense)) and not linear:
-        return [_Part(layer.input, lambda tensor: _linear_part(layer, tensor), layer.activation)]
+        convolution = layer if type(layer) is keras.layers.Conv2D else None
+        return [_Part(layer.input, lambda tensor: _linear_part(layer, tensor), layer.activation, convolution)]
     if isinstance(layer, keras.layers.Concatenate) and layer.axis in (-1, 3):
         parts = []
         for tensor in layer.input:
@@ -296,13 +303,20 @@ def _objective_function(backbone: Backbone, plan: _Plan, form: str):
                            lambda: _make_objective_function(backbone, plan, form))
 
 
-def _make_objective_function(backbone: Backbone, plan: _Plan, form: str):
+def _make_objective_function(backbone: Backbone, plan: _Plan, form: str, *, choose_channel: bool = True):
     import keras
     import tensorflow as tf
 
     from .losses import FEATURE_OBJECTIVES
 
-    parts = _activation_parts(backbone.model.get_layer(plan.layer), form in ("pre", "revive"))
+    layer = backbone.model.get_layer(plan.layer)
+    parts = _activation_parts(layer, True)
+    # A filter's or a neuron's objective reads one channel per image: the last linear step then computes only
+    # that channel (see `_chosen_channel`), and the network stops at that step's input.
+    chosen_only = (choose_channel and plan.objective in ("channel", "neuron")
+                   and all(_can_choose(part) for part in parts))
+    if not chosen_only:
+        parts = _activation_parts(layer, form in ("pre", "revive"))
     # Computed in the backbone's precision (bfloat16 where the CPU has it); the pieces are cast back to
     # float32 before the last linear step is redone and before any objective.
     part_model = inference_model(keras.Model(backbone.model.inputs, [part.tensor for part in parts],
@@ -316,14 +330,91 @@ def _make_objective_function(backbone: Backbone, plan: _Plan, form: str):
     def values(pixels, targets):
         outputs = [tf.cast(output, tf.float32)
                    for output in tf.nest.flatten(part_model(input_space.to_model(pixels), training=False))]
-        pre = [part.to_pre(output) for part, output in zip(parts, outputs)]
-        if form != "revive":
-            pushed = objective(concatenated(pre), targets)
+        if chosen_only:
+            pre, output = _chosen_channel(parts, outputs, targets)
+            targets = tf.zeros_like(targets)
+        else:
+            pieces = [part.to_pre(output) for part, output in zip(parts, outputs)]
+            pre = concatenated(pieces)
+            output = concatenated([part.activate(piece) for part, piece in zip(parts, pieces)])
+        if form == "pre":
+            pushed = objective(pre, targets)
             return pushed, pushed
-        output_values = objective(concatenated([part.activate(piece) for part, piece in zip(parts, pre)]),
-                                  targets)
-        return tf.where(output_values > 0, output_values, objective(concatenated(pre), targets)), output_values
+        output_values = objective(output, targets)
+        if form == "output":
+            return output_values, output_values
+        return tf.where(output_values > 0, output_values, objective(pre, targets)), output_values
     return values
+
+
+def _can_choose(part: _Part) -> bool:
+    """Whether `_chosen_channel` can compute this part's chosen channel alone: its pre-activation is a tensor of
+    the network or a plain 2-D convolution of one, and its nonlinearity acts on each value by itself."""
+    import keras
+
+    activate = part.activate
+    if isinstance(activate, keras.layers.Softmax) or activate in (keras.activations.softmax,
+                                                                  keras.activations.log_softmax):
+        return False
+    if part.convolution is None:
+        return part.to_pre is _identity and len(part.tensor.shape) == 4
+    convolution = part.convolution
+    return (convolution.groups == 1 and convolution.data_format == "channels_last"
+            and convolution.strides[0] == convolution.strides[1]
+            and (tuple(convolution.strides) == (1, 1) or tuple(convolution.dilation_rate) == (1, 1)))
+
+
+def _chosen_channel(parts, outputs, targets):
+    """(pre-activation, activation), each (batch, height, width, 1): channel targets[b] of the layer the parts
+    make up, for image b. Every part computes its own channel of each image (its index clipped into range), and
+    each image takes the one from the part its target lies in."""
+    import tensorflow as tf
+
+    starts = np.cumsum([0] + [part.width for part in parts])
+    pres = [_chosen_pre(part, output, tf.clip_by_value(targets - int(start), 0, part.width - 1))
+            for part, output, start in zip(parts, outputs, starts)]
+    activations = [part.activate(pre) for part, pre in zip(parts, pres)]
+    if len(parts) == 1:
+        return pres[0], activations[0]
+    which = tf.searchsorted(tf.constant(starts[1:-1], tf.int32), targets, side="right")
+
+    def pick(maps):
+        return tf.gather(tf.stack(maps, axis=1), which, axis=1, batch_dims=1)
+    return pick(pres), pick(activations)
+
+
+def _chosen_pre(part: _Part, tensor, local):
+    """Channel local[b] of image b of one part's pre-activation, (batch, height, width, 1)."""
+    import tensorflow as tf
+
+    if part.convolution is None:
+        return tf.gather(tensor, local, axis=3, batch_dims=1)[..., None]
+    return _chosen_convolution(part.convolution, tensor, local)
+
+
+def _chosen_convolution(layer, tensor, local):
+    """Output channel local[b] of `layer` (a Conv2D without its activation) for image b, alone.
+
+    The batch is laid side by side along channels, each image's input channels meet their own kernel's in one
+    depthwise convolution, and a sum over input channels finishes each image's one output channel. For a
+    16-filter grid on VGG16's block5_conv1 at 128 px, forward and backward: 2 ms against 41 ms for all 512
+    channels of every image, as the objective used to compute them and then keep one.
+    """
+    import tensorflow as tf
+
+    kernel = tf.cast(layer.kernel, tensor.dtype)  # (rows, columns, in, out)
+    rows, columns, channels = kernel.shape[0], kernel.shape[1], kernel.shape[2]
+    batch, height, width = tf.shape(tensor)[0], tf.shape(tensor)[1], tf.shape(tensor)[2]
+    side_by_side = tf.reshape(tf.transpose(tensor, [1, 2, 0, 3]), [1, height, width, batch * channels])
+    kernels = tf.reshape(tf.transpose(tf.gather(kernel, local, axis=3), [0, 1, 3, 2]), [rows, columns, -1, 1])
+    products = tf.nn.depthwise_conv2d(side_by_side, kernels, strides=[1, *layer.strides, 1],
+                                      padding=layer.padding.upper(), dilations=layer.dilation_rate)
+    out_height, out_width = tf.shape(products)[1], tf.shape(products)[2]
+    summed = tf.reduce_sum(tf.reshape(products, [out_height, out_width, batch, channels]), axis=-1)
+    chosen = tf.transpose(summed, [2, 0, 1])[..., None]
+    if layer.use_bias:
+        chosen += tf.gather(tf.cast(layer.bias, tensor.dtype), local)[:, None, None, None]
+    return chosen
 
 
 def _to_view(pixels, view_size, fixed: bool):

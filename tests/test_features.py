@@ -281,6 +281,50 @@ def test_pre_activation_parts_match_the_layer_output(tiny_backbone):
     assert float(tf.reduce_min(pre)) < 0  # It really is before the ReLU.
 
 
+@pytest.fixture(scope="module")
+def branched_backbone():
+    """A block that concatenates a 1x1 ReLU convolution, a dilated 3x3 one and an Inception-style branch (linear
+    convolution, batch normalisation, separate ReLU layer): 5 + 4 + 3 channels."""
+    import keras
+
+    from neuralart.models import backbone_from_model
+
+    keras.utils.set_random_seed(3)
+    layers = keras.layers
+    inputs = keras.Input((None, None, 3), name="input")
+    stem = layers.Conv2D(6, 3, strides=2, activation="relu", name="stem")(inputs)
+    pointwise = layers.Conv2D(5, 1, activation="relu", bias_initializer="ones", name="pointwise")(stem)
+    dilated = layers.Conv2D(4, 3, padding="same", dilation_rate=2, activation="relu", name="dilated")(stem)
+    norm = layers.BatchNormalization(name="norm")(layers.Conv2D(3, 3, padding="same", name="linear")(stem))
+    block = layers.Concatenate(name="block")([pointwise, dilated, layers.ReLU(name="relu")(norm)])
+    return backbone_from_model(keras.Model(inputs, block), images.CAFFE, name="custom")
+
+
+@pytest.mark.parametrize("objective", ["channel", "neuron"])
+@pytest.mark.parametrize("form", ["output", "pre", "revive"])
+def test_one_channel_objective_matches_the_whole_layer(branched_backbone, objective, form):
+    """Computing only each image's chosen channel of the last step gives the values, and gradients, that the
+    whole layer gives: across a concatenation's parts, kernel sizes, dilation and a separate ReLU layer."""
+    import tensorflow as tf
+
+    from neuralart.features import _make_objective_function
+
+    plan = plan_for(config(layer="block", filters="0-11", objective=objective), branched_backbone)
+    targets = tf.constant([0, 4, 5, 8, 9, 11, 2, 7, 10, 6, 1, 3], tf.int32)  # every part, in mixed order
+    pixels = tf.random.uniform([12, 21, 19, 3], 0, 255, seed=4)
+    results = []
+    for choose in (True, False):
+        values = _make_objective_function(branched_backbone, plan, form, choose_channel=choose)
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            pushed, reported = values(pixels, targets)
+            total = tf.reduce_sum(pushed)
+        results.append((pushed.numpy(), reported.numpy(), tape.gradient(total, pixels).numpy()))
+    for chosen, whole in zip(*results):
+        np.testing.assert_allclose(chosen, whole, rtol=1e-4, atol=1e-4 * np.abs(whole).max())
+    assert np.abs(results[1][2]).max() > 0
+
+
 def test_quality_revives_filters_silent_on_the_grey_start(backbone_with_dead_filter):
     """Filter 2 of conv1 is silent on grey (classic mode cannot move it, see above): quality mode pushes its
     pre-activation up until it responds. Filter 1 can never respond, and stays at zero."""
