@@ -35,22 +35,28 @@ TV_POWER = 1.25
 
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
     """Channel correlations of a feature map ([1,] height, width, channels), divided by the number of positions,
-    so images of different sizes give comparable Gram matrices."""
-    features = tf.cast(features, tf.float32)
+    so images of different sizes give comparable Gram matrices. Always float32, whatever the features' type."""
     channels = tf.shape(features)[-1]
     return _gram_of_rows(tf.reshape(features, [-1, channels]))
 
 
 @tf.custom_gradient
 def _gram_of_rows(flat: tf.Tensor):
-    """flat^T flat / rows, with a gradient of one matrix product where automatic differentiation spends two (one
-    per factor): for G = F^T F / n, dF = F (dG + dG^T) / n. These products are a third of a style step on
-    SqueezeNet."""
+    """flat^T flat / rows in float32, with a gradient of one matrix product where automatic differentiation spends
+    two (one per factor): for G = F^T F / n, dF = F (dG + dG^T) / n. These products are a third of a style step
+    on SqueezeNet.
+
+    Bfloat16 features (from a bfloat16 backbone) are multiplied in float32 forward, so the loss keeps its
+    precision; their gradient is multiplied in bfloat16, the type the network's backward pass takes it in anyway:
+    at 384 px on SqueezeNet that halves the backward products (3.1 -> 1.4 ms for conv1) and drops a cast.
+    """
+    exact = tf.cast(flat, tf.float32)  # Products of bfloat16 values are exact in float32.
     positions = tf.cast(tf.shape(flat)[0], tf.float32)
-    gram = tf.matmul(flat, flat, transpose_a=True) / positions
+    gram = tf.matmul(exact, exact, transpose_a=True) / positions
 
     def gradient(upstream):
-        return tf.matmul(flat, upstream + tf.transpose(upstream)) / positions
+        symmetric = (upstream + tf.transpose(upstream)) / positions
+        return tf.matmul(flat, tf.cast(symmetric, flat.dtype))
     return gram, gradient
 
 

@@ -474,13 +474,14 @@ def _make_style_steps(backbone: Backbone, content_layers: tuple[str, ...], style
 
     def activations_of(model_input):
         outputs = feature_model(model_input[None], training=False)
-        # A bfloat16 backbone returns bfloat16 activations; every loss is measured in float32.
-        return [tf.cast(output, tf.float32) for output in ([outputs] if len(layer_names) == 1 else outputs)]
+        # A bfloat16 backbone returns bfloat16 activations, left so: every loss is measured in float32, and
+        # the Gram matrices take bfloat16 gradients back (neuralart.losses.gram_matrix).
+        return [outputs] if len(layer_names) == 1 else list(outputs)
 
     @tf.function(jit_compile=jit_compile, input_signature=[pixels_spec])
     def features(pixels):
         outputs = activations_of(input_space.to_model(pixels))
-        return ([outputs[index][0] for index in content_index],
+        return ([tf.cast(outputs[index][0], tf.float32) for index in content_index],
                 [losses.gram_matrix(outputs[index]) for index in style_index])
 
     def terms_of(pixels, content_targets, style_targets, content_layer_weights, style_layer_weights, loss_weights):

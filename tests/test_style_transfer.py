@@ -189,6 +189,30 @@ def test_hand_written_loss_gradients_equal_automatic_ones(rng):
         np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
 
 
+def test_gram_matrix_of_bfloat16_features_is_float32_with_a_bfloat16_gradient(rng):
+    """Features from a bfloat16 backbone: the Gram matrix is computed exactly in float32 (the style loss keeps its
+    precision) and the gradient comes back in bfloat16, close to float32 automatic differentiation's."""
+    import tensorflow as tf
+
+    from neuralart import losses
+
+    features = tf.cast(tf.constant(np.maximum(rng.normal(size=(1, 40, 30, 16)), 0), tf.float32), tf.bfloat16)
+    exact = tf.cast(features, tf.float32)  # the same values, in float32
+    target = tf.constant(rng.normal(0.2, 0.1, size=(16, 16)), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([features, exact])
+        gram, value = losses.gram_matrix(features), losses.style_loss(features, target)
+        expected = tf.reduce_mean(tf.square(tf.matmul(tf.reshape(exact, [-1, 16]), tf.reshape(exact, [-1, 16]),
+                                                      transpose_a=True) / 1200.0 - target))
+    assert gram.dtype == tf.float32
+    assert float(value) == pytest.approx(float(expected), rel=1e-6)
+    gradient = tape.gradient(value, features)
+    assert gradient.dtype == tf.bfloat16
+    expected_gradient = tape.gradient(expected, exact).numpy()
+    error = np.abs(gradient.numpy().astype(np.float32) - expected_gradient).max()
+    assert error <= 0.02 * np.abs(expected_gradient).max()
+
+
 def test_adam_step_matches_keras_adam_with_clipping(photo, painting, tiny_backbone):
     """Three traced Adam steps equal Keras's Adam (lr 5, beta_1 0.99, epsilon 0.1) clipped to 0..255 each step."""
     import keras
