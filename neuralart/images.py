@@ -299,7 +299,14 @@ class InputSpace:
         return _reverse_channels(pixels) if self.bgr else pixels
 
     def from_unit(self, unit):
-        return self.to_model(unit_to_pixels(unit))
+        if self.bgr or len(set(self.mean)) > 1:
+            return self.to_model(unit_to_pixels(unit))
+        # One mean for all channels: a scalar affine map, and none at all for InceptionV3, whose -1..1 is the
+        # unit range itself. Subtracting a per-channel vector broadcasts slowly on CPU (1.2 ms of a 533x799
+        # DeepDream step).
+        factor, offset = 127.5 * self.scale, (127.5 - self.mean[0]) * self.scale
+        scaled = unit if factor == 1.0 else unit * np.float32(factor)
+        return scaled if offset == 0.0 else scaled + np.float32(offset)
 
     @property
     def pixel_range(self) -> tuple[float, float]:

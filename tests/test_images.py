@@ -121,3 +121,17 @@ def test_recipe_survives_a_png_round_trip_and_garbage_is_ignored():
         case = next(case for case in CORPUS if case.name == case_name)
         assert images.read_recipe(case.data) is None
     assert images.read_recipe(hostile_inputs.encoded(hostile_inputs.smooth_photo(), "JPEG")) is None
+
+
+@pytest.mark.parametrize("space", [images.CAFFE, images.INCEPTION,
+                                   images.InputSpace(bgr=False, mean=(100.0, 100.0, 100.0), scale=0.5)])
+def test_input_spaces_take_unit_images_as_they_take_pixels(space, rng):
+    """The unit range (-1..1) maps into a backbone's input as its pixels do, whether the shortcut for one mean
+    per image (a scalar map, or none for InceptionV3) applies or not; and back again."""
+    import tensorflow as tf
+
+    unit = rng.uniform(-1, 1, (2, 5, 7, 3)).astype(np.float32)
+    expected = space.to_model(images.unit_to_pixels(unit))
+    got = space.from_unit(tf.constant(unit))
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(space.to_pixels(np.asarray(got)), images.unit_to_pixels(unit), atol=1e-3)

@@ -109,13 +109,19 @@ def batch_norm_model(seed: int = 0):
         x = keras.layers.ReLU(name=f"relu{index}")(x)
     tapped = keras.layers.Conv2D(4, 1, name="tapped")(x)
     after_tap = keras.layers.BatchNormalization(name="norm_tapped")(tapped)
-    model = keras.Model(inputs, [x, tapped, after_tap])
+    return with_batch_norm_statistics(keras.Model(inputs, [x, tapped, after_tap]), seed)
+
+
+def with_batch_norm_statistics(model, seed: int, mean_of_beta: float = 0.0):
+    """`model` with random, non-trivial scale, offset, mean and variance in every batch normalisation."""
+    import keras
+
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             size = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 2, size), rng.normal(0, 1, size), rng.normal(0, 1, size),
-                               rng.uniform(0.5, 3, size)])
+            layer.set_weights([rng.uniform(0.5, 2, size), rng.normal(mean_of_beta, 1 + abs(mean_of_beta) / 5, size),
+                               rng.normal(0, 1, size), rng.uniform(0.5, 3, size)])
     return model
 
 
@@ -155,14 +161,7 @@ def inception_block_model(seed: int = 0):
     shared_pool = layers.AveragePooling2D(3, 1, padding="same", name="shared_pool")(stem)
     branch_shared = conv_norm_relu(shared_pool, 3, 1, "b_shared")
     block = layers.Concatenate()([branch_1x1, branch_3x3, branch_pool, branch_shared, shared_pool])
-    model = keras.Model(inputs, block)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, layers.BatchNormalization):
-            size = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 2, size), rng.normal(5, 2, size), rng.normal(0, 1, size),
-                               rng.uniform(0.5, 3, size)])
-    return model
+    return with_batch_norm_statistics(keras.Model(inputs, block), seed, mean_of_beta=5.0)
 
 
 def test_merging_pointwise_branches_keeps_the_function(rng):
