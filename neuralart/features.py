@@ -357,7 +357,7 @@ def _can_choose(part: _Part) -> bool:
                                                                   keras.activations.log_softmax):
         return False
     if part.convolution is None:
-        return part.to_pre is _identity and len(part.tensor.shape) == 4
+        return part.to_pre is _identity and len(part.tensor.shape) == 4 and part.tensor.shape[-1] is not None
     convolution = part.convolution
     return (convolution.groups == 1 and convolution.data_format == "channels_last"
             and convolution.strides[0] == convolution.strides[1]
