@@ -541,14 +541,25 @@ def spectrum_to_unit_image(spectrum, scale, image_size):
     """
     import tensorflow as tf
 
-    # Unstacked rather than indexed: the gradient of indexing the last axis (a strided slice) was a sixth of a
-    # batched SqueezeNet step on CPU; unstacking's is a stack.
-    real, imaginary = tf.unstack(spectrum, axis=-1)
-    complex_spectrum = tf.complex(real * scale, imaginary * scale)
-    planes = tf.signal.irfft2d(complex_spectrum, fft_length=image_size)
+    # Scaled as (real, imaginary) pairs and reinterpreted as complex numbers in place: splitting the pairs and
+    # joining them into complex numbers (and the gradients of both) cost ~2 ms of a 39 ms batched step.
+    pairs = spectrum * tf.stack([scale, scale], axis=-1)
+    planes = tf.signal.irfft2d(_pairs_as_complex(pairs), fft_length=image_size)
     # Channels move last in the same product that mixes them into RGB (no separate transpose).
     rgb = tf.einsum("bchw,rc->bhwr", planes, tf.constant(COLOUR_BASIS / SPECTRUM_DIVISOR))
     return tf.sigmoid(rgb)
+
+
+def _pairs_as_complex(pairs):
+    """float32 (..., 2) real and imaginary parts -> complex64 (...), the same bytes (TF ops)."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def reinterpret(pairs):
+        # TensorFlow's gradient of a real function of complex z is d/d(real) + i d/d(imaginary): as pairs, the
+        # same bytes again.
+        return tf.bitcast(pairs, tf.complex64), lambda upstream: tf.bitcast(upstream, tf.float32)
+    return reinterpret(pairs)
 
 
 def apply_transforms(unit, transforms, output_size):

@@ -334,6 +334,34 @@ def test_quality_revives_filters_silent_on_the_grey_start(backbone_with_dead_fil
     assert result.kept[-1] != 1 and 1 not in result.kept
 
 
+def test_spectrum_reinterpreted_as_complex_keeps_value_and_gradient():
+    """The spectrum's (real, imaginary) pairs read as complex numbers in place give the image, and the gradient,
+    that splitting and joining them does."""
+    import tensorflow as tf
+
+    from neuralart.features import COLOUR_BASIS, SPECTRUM_DIVISOR, frequency_scale, spectrum_to_unit_image
+
+    spectrum = tf.random.normal([2, 3, 20, 12, 2], stddev=0.05, seed=5)
+    scale = tf.constant(frequency_scale(20, 22))
+    weights = tf.random.normal([2, 20, 22, 3], seed=6)
+
+    def split_and_joined(pairs):
+        real, imaginary = tf.unstack(pairs, axis=-1)
+        planes = tf.signal.irfft2d(tf.complex(real * scale, imaginary * scale), fft_length=[20, 22])
+        return tf.sigmoid(tf.einsum("bchw,rc->bhwr", planes, tf.constant(COLOUR_BASIS / SPECTRUM_DIVISOR)))
+
+    results = []
+    for image_of in (split_and_joined, lambda pairs: spectrum_to_unit_image(pairs, scale, [20, 22])):
+        with tf.GradientTape() as tape:
+            tape.watch(spectrum)
+            value = tf.reduce_sum(image_of(spectrum) * weights)
+        results.append((value.numpy(), tape.gradient(value, spectrum).numpy()))
+    (expected_value, expected_gradient), (value, gradient) = results
+    assert value == pytest.approx(expected_value, rel=1e-6)
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-5, atol=1e-6 * np.abs(expected_gradient).max())
+    assert np.abs(expected_gradient[..., 1]).max() > 0  # imaginary parts matter too
+
+
 def test_quality_images_are_smoother_than_classic(tiny_backbone):
     classic = render(config(mode="classic", steps=16, size=48), tiny_backbone)
     quality = render(config(mode="quality", steps=16, size=48), tiny_backbone)
