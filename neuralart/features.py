@@ -336,7 +336,8 @@ def _make_objective_function(backbone: Backbone, plan: _Plan, form: str, *, choo
         else:
             pieces = [part.to_pre(output) for part, output in zip(parts, outputs)]
             pre = concatenated(pieces)
-            output = concatenated([part.activate(piece) for part, piece in zip(parts, pieces)])
+            output = None if form == "pre" else concatenated([part.activate(piece)
+                                                              for part, piece in zip(parts, pieces)])
         if form == "pre":
             pushed = objective(pre, targets)
             return pushed, pushed
