@@ -11,10 +11,10 @@ randomness comes only from `seed`.
 
 Speed (see bench/speed.py): the backbone computes in bfloat16 where the CPU has bfloat16 instructions, its batch
 normalisations are folded into the convolutions and the 1x1 branches of each Inception block run as one convolution
-(neuralart.models.inference_model); the objective, the gradient and the image stay float32. One traced call takes one step: with the network inside a `tf.while_loop`, TF's oneDNN
-graph pass misses its fast max-pool gradient in some traces (over 8 fresh traces of a SqueezeNet style step, a
-median of 54 ms in a loop against 29 ms one step per call), and several steps per call saved nothing measurable
-(bench/speed.py, cases dream and loop-traces). The steps between frames adapt to the machine, so a frame comes
+(neuralart.models.inference_model); the objective, the gradient and the image stay float32. One traced call takes
+one step: with the network inside a `tf.while_loop`, TF's oneDNN graph pass misses its fast max-pool gradient in
+some traces (over 8 fresh traces of a SqueezeNet style step, a median of 54 ms in a loop against 29 ms one step per
+call), and several steps per call saved nothing measurable (bench/speed.py, cases dream and loop-traces). The steps between frames adapt to the machine, so a frame comes
 about every `FRAME_SECONDS` even when `frame_every` steps would take much longer.
 
 `dream(image, config)` yields a `Frame` every `frame_every` steps (or sooner, once `FRAME_SECONDS` of work has
