@@ -14,8 +14,9 @@ normalisations are folded into the convolutions and the 1x1 branches of each Inc
 (neuralart.models.inference_model); the objective, the gradient and the image stay float32. One traced call takes
 one step: with the network inside a `tf.while_loop`, TF's oneDNN graph pass misses its fast max-pool gradient in
 some traces (over 8 fresh traces of a SqueezeNet style step, a median of 54 ms in a loop against 29 ms one step per
-call), and several steps per call saved nothing measurable (bench/speed.py, cases dream and loop-traces). The steps between frames adapt to the machine, so a frame comes
-about every `FRAME_SECONDS` even when `frame_every` steps would take much longer.
+call), and several steps per call saved nothing measurable (bench/speed.py, cases dream and loop-traces). The
+steps between frames adapt to the machine, so a frame comes about every `FRAME_SECONDS` even when `frame_every`
+steps would take much longer.
 
 `dream(image, config)` yields a `Frame` every `frame_every` steps (or sooner, once `FRAME_SECONDS` of work has
 passed) and one that closes each octave (`stage_done=True`; the seed saved these as `dream_at_scale_*`).
