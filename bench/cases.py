@@ -150,8 +150,9 @@ def dream_means(full, config, layer_names, options) -> dict[str, float]:
         "float32, BN not folded, 1x1 branches not merged, one step per call": (unfolded_float32, False),
     }
     runners = {label: per_step_runner(*variant) for label, variant in variants.items()}
-    # Interleaved, so a burst of outside load slows every variant alike.
-    timed = alternate(runners, options.repeats + 1)
+    # Interleaved, so a burst of outside load slows every variant alike; at least five rounds, because some
+    # variants differ by only 2-3%, less than one round's noise on a shared 2-core machine.
+    timed = alternate(runners, max(5, options.repeats + 1))
     return {label: round(timed[label][0] / 5, 4) for label in variants}
 
 
