@@ -292,34 +292,27 @@ class InputSpace:
     def to_model(self, pixels):
         if self.bgr:
             pixels = _reverse_channels(pixels)
-        return _affine(pixels, self.scale, [-mean * self.scale for mean in self.mean])
+        return (pixels - np.asarray(self.mean, dtype=np.float32)) * np.float32(self.scale)
 
     def to_pixels(self, model_input):
         pixels = model_input / np.float32(self.scale) + np.asarray(self.mean, dtype=np.float32)
         return _reverse_channels(pixels) if self.bgr else pixels
 
     def from_unit(self, unit):
-        """`to_model(unit_to_pixels(unit))` as one affine map (none at all for InceptionV3, whose -1..1 is the unit
-        range itself)."""
-        if self.bgr:
-            unit = _reverse_channels(unit)
-        return _affine(unit, 127.5 * self.scale, [(127.5 - mean) * self.scale for mean in self.mean])
+        if self.bgr or len(set(self.mean)) > 1:
+            return self.to_model(unit_to_pixels(unit))
+        # One mean for all channels: a scalar affine map, and none at all for InceptionV3, whose -1..1 is the
+        # unit range itself. Subtracting a per-channel vector broadcasts slowly on CPU (1.2 ms of a 533x799
+        # DeepDream step).
+        factor, offset = 127.5 * self.scale, (127.5 - self.mean[0]) * self.scale
+        scaled = unit if factor == 1.0 else unit * np.float32(factor)
+        return scaled if offset == 0.0 else scaled + np.float32(offset)
 
     @property
     def pixel_range(self) -> tuple[float, float]:
         """The smallest and largest model-input value a valid pixel maps to (for clipping)."""
         means = np.asarray(self.mean, dtype=np.float32)
         return float(((0 - means) * self.scale).min()), float(((255 - means) * self.scale).max())
-
-
-def _affine(values, factor: float, offsets):
-    """values * factor + offsets (one per channel), leaving out whatever is the identity. Equal offsets are added as
-    one scalar: adding a per-channel vector broadcasts slowly on CPU (1.2 ms of a 533x799 DeepDream step)."""
-    if factor != 1.0:
-        values = values * np.float32(factor)
-    if len(set(offsets)) == 1:
-        return values + np.float32(offsets[0]) if offsets[0] != 0.0 else values
-    return values + np.asarray(offsets, dtype=np.float32)
 
 
 def _reverse_channels(pixels):
