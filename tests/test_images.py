@@ -124,6 +124,28 @@ def test_recipe_survives_a_png_round_trip_and_garbage_is_ignored():
 
 
 @pytest.mark.parametrize("space", [images.CAFFE, images.INCEPTION,
+                                   images.InputSpace(bgr=True, mean=(10.0, 20.0, 30.0), scale=0.25)])
+@pytest.mark.parametrize("shape", [(5, 7, 3), (2, 5, 7, 3)])
+def test_input_spaces_map_tensors_bit_for_bit_as_arrays_with_the_reversed_gradient(space, shape, rng):
+    """Tensors take a faster path through the channel reversal than arrays; it must give the same bits, and its
+    gradient must be the upstream gradient with its channels reversed back (times the scale)."""
+    import tensorflow as tf
+
+    pixels = rng.uniform(0, 255, shape).astype(np.float32)
+    upstream = rng.normal(size=shape).astype(np.float32)
+    tensor = tf.constant(pixels)
+    with tf.GradientTape() as tape:
+        tape.watch(tensor)
+        model_input = space.to_model(tensor)
+        weighted = tf.reduce_sum(model_input * upstream)
+    assert model_input.shape == shape
+    np.testing.assert_array_equal(model_input.numpy(), space.to_model(pixels))
+    order = slice(None, None, -1) if space.bgr else slice(None)
+    np.testing.assert_array_equal(tape.gradient(weighted, tensor).numpy(),
+                                  upstream[..., order] * np.float32(space.scale))
+
+
+@pytest.mark.parametrize("space", [images.CAFFE, images.INCEPTION,
                                    images.InputSpace(bgr=False, mean=(100.0, 100.0, 100.0), scale=0.5)])
 def test_input_spaces_take_unit_images_as_they_take_pixels(space, rng):
     """The unit range (-1..1) maps into a backbone's input as its pixels do, whether the shortcut for one mean
