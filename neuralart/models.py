@@ -447,13 +447,17 @@ class Backbone:
     safe; the lock only keeps two threads from building the same thing twice.
     """
 
-    def __init__(self, spec: BackboneSpec, model, weights: str | None = None, precision: str = "float32"):
+    def __init__(self, spec: BackboneSpec, model, weights: str | None = None, precision: str = "float32",
+                 _relatives: dict | None = None):
         self.spec = spec
         self.model = model
         self.weights = weights
         # The precision its layer models compute in ("float32" or "bfloat16"); see `with_precision`.
         self.precision = runtime.resolve_precision(precision)
         self._cache: dict = {}
+        # Every precision of one network is one Backbone, whichever of them is asked: {precision: Backbone}.
+        self._relatives = {} if _relatives is None else _relatives
+        self._relatives.setdefault(self.precision, self)
         self._lock = threading.RLock()
 
     @property
@@ -491,13 +495,14 @@ class Backbone:
         """This backbone computing in `precision` ('auto', 'float32' or 'bfloat16'; see neuralart.runtime).
 
         The Keras model is shared; layer models and traced steps are built (and cached) separately per
-        precision, so a float32 run and a bfloat16 run never reuse each other's graphs.
+        precision, so a float32 run and a bfloat16 run never reuse each other's graphs. Each precision is one
+        object: the bfloat16 backbone asked for float32 gives back the float32 one it came from.
         """
         precision = runtime.resolve_precision(precision)
-        if precision == self.precision:
-            return self
-        return self.cached(("precision", precision),
-                           lambda: Backbone(self.spec, self.model, self.weights, precision))
+        with _RELATIVES_LOCK:
+            if precision not in self._relatives:
+                Backbone(self.spec, self.model, self.weights, precision, self._relatives)
+            return self._relatives[precision]
 
     def cached(self, key, factory: Callable):
         """Build `factory()` once per key for this backbone (compiled steps, feature models)."""
@@ -520,6 +525,7 @@ def backbone_from_model(model, input_space: InputSpace = images.CAFFE, *, name: 
 
 _BACKBONES: dict = {}
 _BACKBONES_LOCK = threading.Lock()
+_RELATIVES_LOCK = threading.Lock()
 
 
 def get_backbone(name: str, weights: str | None = "imagenet", *, include_top: bool = False,

@@ -251,6 +251,43 @@ def test_adam_step_matches_keras_adam_with_clipping(photo, painting, tiny_backbo
 
 # --- the Frame contract, stopping, tracing -------------------------------------------------------------------
 
+@pytest.mark.parametrize("precision", ["bfloat16", "float32"])
+def test_a_stalled_bfloat16_scale_is_finished_in_float32(photo, painting, tiny_backbone, monkeypatch, precision):
+    """When L-BFGS finds no lower value (in bfloat16 usually the loss's rounding noise), a bfloat16 run goes on
+    from its best image with float32 steps for the rest of the scale's iterations; a float32 run ends the scale."""
+    import neuralart.style_transfer as style_module
+
+    steppers = []
+
+    class StallsFirst(style_module.LbfgsStepper):
+        def __init__(self, *arguments, **keywords):
+            super().__init__(*arguments, **keywords)
+            steppers.append(self)
+
+        def iterate(self, value_and_gradient, iterations):
+            done = super().iterate(value_and_gradient, iterations)
+            if self is steppers[0] and self.evaluations >= 4:
+                self.finished = True
+            return done
+
+    monkeypatch.setattr(style_module, "LbfgsStepper", StallsFirst)
+    backbone = tiny_backbone.with_precision(precision)
+    frames = run(photo, painting, backbone, iterations=20, frame_every=2)
+    float32_steps = style_steps(tiny_backbone, ("conv3",), ("conv1", "conv2", "conv3"))
+    assert frames[-1].step == frames[-1].total_steps == 20 and frames[-1].stage_done
+    if precision == "float32":
+        assert len(steppers) == 1 and not any("float32" in frame.stage for frame in frames)
+        assert [frame.step for frame in frames] == [2, 20]
+        return
+    assert len(steppers) == 2 and steppers[1].evaluations > 1
+    assert float32_steps.value_and_gradient.experimental_get_tracing_count() == 1
+    refined = ["refined in float32" in frame.stage for frame in frames]
+    # The stepper gave up in the chunk that ended at step 4; that chunk's frame is skipped, not repeated.
+    assert not refined[0] and all(refined[1:]) and [frame.step for frame in frames] == [2, *range(6, 21, 2)]
+    totals = [frame.losses["total"] for frame in frames]
+    assert totals[-1] <= totals[1]
+
+
 def test_frame_contract_over_scales(tiny_backbone, rng, painting):
     content = rng.integers(0, 256, (96, 120, 3), dtype=np.uint8)
     frames = run(content, painting, tiny_backbone, multiscale=True, multiscale_min_side=30, iterations=6,
