@@ -15,8 +15,9 @@ range, and with two changes measured on style transfer (real SqueezeNet at 384 p
   how far the style loss keeps falling along it, and most steps were accepted at their first trial.
 
 Why not SciPy's L-BFGS-B: on style transfer it gained about as much per iteration as the textbook recursion here,
-but its own work per iteration (about 27 ms at 384 px, mostly its bound handling) costs as much as the network's step: with SqueezeNet at
-384 px, 73 ms per iteration against 30 ms here (bench/speed.py measures the time to a given loss).
+but its own work per iteration (about 27 ms at 384 px, mostly its bound handling) costs as much as the network's
+step: with SqueezeNet at 384 px, 73 ms per iteration against 30 ms here (bench/speed.py measures the time to a
+given loss).
 
 Vectors stay float32, as the image and its gradient are: each iteration reads them about 20 times.
 """

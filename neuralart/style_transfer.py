@@ -330,8 +330,8 @@ class _StyleRun:
                 done, finished = scale.run(min(self.config.frame_every, scale_end - self.steps))
                 if finished and self.steps + done < scale_end and self._refine_in_float32():
                     # L-BFGS found no lower value along its direction, twice: in bfloat16 that is usually the
-                    # rounding noise of the loss, not a minimum (on a Matisse style at 384 px it stopped at 177k
-                    # after 335 iterations; float32 went on to 167k in 500). Finish this scale in float32.
+                    # rounding noise of the loss, not a minimum (a Matisse style at 384 px stopped at 177k after
+                    # 335 iterations, where a float32 run reaches 167k in 500). Finish this scale in float32.
                     stage += ", refined in float32"
                     scale = optimizer(self, scale.best()[0], *self._targets(shape))
                     self.steps += done
