@@ -310,13 +310,12 @@ def _make_objective_function(backbone: Backbone, plan: _Plan, form: str, *, choo
     from .losses import FEATURE_OBJECTIVES
 
     layer = backbone.model.get_layer(plan.layer)
-    parts = _activation_parts(layer, True)
+    pre_activation_parts = _activation_parts(layer, True)
     # A filter's or a neuron's objective reads one channel per image: the last linear step then computes only
     # that channel (see `_chosen_channel`), and the network stops at that step's input.
     chosen_only = (choose_channel and plan.objective in ("channel", "neuron")
-                   and all(_can_choose(part) for part in parts))
-    if not chosen_only:
-        parts = _activation_parts(layer, form in ("pre", "revive"))
+                   and all(_can_choose(part) for part in pre_activation_parts))
+    parts = pre_activation_parts if chosen_only else _activation_parts(layer, form in ("pre", "revive"))
     # Computed in the backbone's precision (bfloat16 where the CPU has it); the pieces are cast back to
     # float32 before the last linear step is redone and before any objective.
     part_model = inference_model(keras.Model(backbone.model.inputs, [part.tensor for part in parts],
