@@ -334,12 +334,17 @@ class _PointwiseGroup:
     members: tuple[_PointwiseMember, ...]
 
 
+def _output_layer_names(model) -> set[str]:
+    """Names of the layers whose outputs are the model's: rewriting them would change what the model returns."""
+    return {tensor._keras_history.operation.name for tensor in model.outputs}
+
+
 def _pointwise_groups(model) -> list[_PointwiseGroup]:
     """Linear 1x1 stride-1 convolutions grouped by the tensor they read (directly, or through an average pool
     that only they read), where merging saves something: two or more members, or a pool to move."""
     from keras import layers
 
-    output_names = {tensor._keras_history.operation.name for tensor in model.outputs}
+    output_names = _output_layer_names(model)
     by_source: dict[int, list[_PointwiseMember]] = {}
     for convolution in model.layers:
         if not _is_pointwise(convolution, layers):
@@ -412,7 +417,7 @@ def _foldable_batch_norms(model) -> dict:
     output is not one of the model's outputs."""
     from keras import layers
 
-    output_names = {tensor._keras_history.operation.name for tensor in model.outputs}
+    output_names = _output_layer_names(model)
     folds = {}
     for norm in model.layers:
         if type(norm) is not layers.BatchNormalization or norm.axis not in (-1, 3) or len(norm._inbound_nodes) != 1:
