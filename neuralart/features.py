@@ -326,9 +326,11 @@ def _make_objective_function(backbone: Backbone, plan: _Plan, form: str, *, choo
     def concatenated(pieces):
         return tf.concat(pieces, axis=-1) if len(pieces) > 1 else pieces[0]
 
-    def values(pixels, targets):
+    def values(pixels, targets, ordered=False):
+        # `ordered`: the pixels' channels are already in the network's order (see `spectrum_to_unit_image`).
+        model_input = input_space.ordered_to_model(pixels) if ordered else input_space.to_model(pixels)
         outputs = [tf.cast(output, tf.float32)
-                   for output in tf.nest.flatten(part_model(input_space.to_model(pixels), training=False))]
+                   for output in tf.nest.flatten(part_model(model_input, training=False))]
         if chosen_only:
             pre, output = _chosen_channel(parts, outputs, targets)
             targets = tf.zeros_like(targets)
@@ -505,9 +507,10 @@ def _make_quality(backbone: Backbone, plan: _Plan):
                view_size, targets, learning_rate, sign):
         with tf.GradientTape() as tape:
             tape.watch(spectrum)
-            unit = spectrum_to_unit_image(spectrum, frequency_scale, image_size)
+            # Made in the network's channel order: the warp treats channels alike, so nothing reorders them.
+            unit = spectrum_to_unit_image(spectrum, frequency_scale, image_size, bgr=backbone.input_space.bgr)
             seen = apply_transforms(unit, transforms, view_size)
-            pushed, reported = values(seen * 255.0, targets)
+            pushed, reported = values(seen * 255.0, targets, ordered=True)
             objective = sign * tf.reduce_sum(pushed)
         gradient = tape.gradient(objective, spectrum)
         taken += 1.0
@@ -533,21 +536,24 @@ def frequency_scale(height: int, width: int) -> np.ndarray:
     return (scale * math.sqrt(height * width)).astype(np.float32)
 
 
-def spectrum_to_unit_image(spectrum, scale, image_size):
-    """Spectra (batch, 3, h, w//2+1, real/imaginary) to images (batch, h, w, 3) in 0..1 (TF ops).
+def spectrum_to_unit_image(spectrum, scale, image_size, bgr: bool = False):
+    """Spectra (batch, 3, h, w//2+1, real/imaginary) to images (batch, h, w, 3) in 0..1 (TF ops); with `bgr`,
+    the same images with their channels in BGR order, as caffe-style networks read them.
 
-    The inverse FFT gives an image in decorrelated colour coordinates; the colour basis turns it into RGB and a
-    sigmoid keeps every pixel within range without clipping (which would stop gradients).
+    The spectra are in decorrelated colour coordinates; the colour basis turns them into RGB (mixing the spectra,
+    which the inverse FFT commutes with, as a batched matrix product), and a sigmoid keeps every pixel within
+    range without clipping (which would stop gradients).
     """
     import tensorflow as tf
 
+    basis = COLOUR_BASIS[::-1] if bgr else COLOUR_BASIS  # Reordering the basis's rows reorders the channels.
     # Scaled as (real, imaginary) pairs and reinterpreted as complex numbers in place: splitting the pairs and
     # joining them into complex numbers (and the gradients of both) cost ~2 ms of a 39 ms batched step.
     pairs = spectrum * tf.stack([scale, scale], axis=-1)
-    planes = tf.signal.irfft2d(_pairs_as_complex(pairs), fft_length=image_size)
-    # Channels move last in the same product that mixes them into RGB (no separate transpose).
-    rgb = tf.einsum("bchw,rc->bhwr", planes, tf.constant(COLOUR_BASIS / SPECTRUM_DIVISOR))
-    return tf.sigmoid(rgb)
+    shape = tf.shape(pairs)
+    mixed = tf.matmul(tf.constant(basis / SPECTRUM_DIVISOR, tf.float32)[None], tf.reshape(pairs, [shape[0], 3, -1]))
+    planes = tf.signal.irfft2d(_pairs_as_complex(tf.reshape(mixed, shape)), fft_length=image_size)
+    return tf.sigmoid(tf.transpose(planes, [0, 2, 3, 1]))
 
 
 def _pairs_as_complex(pairs):

@@ -362,6 +362,32 @@ def test_spectrum_reinterpreted_as_complex_keeps_value_and_gradient():
     assert np.abs(expected_gradient[..., 1]).max() > 0  # imaginary parts matter too
 
 
+def test_quality_steps_show_a_bgr_network_the_image_they_report(tiny_backbone):
+    """The quality step builds its image in the network's channel order (BGR here): the same image, reordered, and
+    through an identity view the objective it reports is the one measured on the RGB image."""
+    import tensorflow as tf
+
+    from neuralart.features import (_QualityBatch, _view_to_image, frequency_scale, plan_for, quality_function,
+                                    spectrum_to_unit_image)
+
+    assert tiny_backbone.input_space.bgr
+    spectrum = tf.random.normal([2, 3, 32, 17, 2], stddev=0.3, seed=7)
+    scale = tf.constant(frequency_scale(32, 32))
+    rgb = spectrum_to_unit_image(spectrum, scale, [32, 32]).numpy()
+    np.testing.assert_array_equal(spectrum_to_unit_image(spectrum, scale, [32, 32], bgr=True).numpy(),
+                                  rgb[..., ::-1])
+    config = FilterConfig(backbone="custom", weights=None, layer="conv2", filters="0-1", mode="quality", size=32)
+    plan = plan_for(config, tiny_backbone)
+    batch = _QualityBatch(config, tiny_backbone, plan, plan.targets)
+    batch.spectrum = spectrum
+    identity = np.stack([_view_to_image(1.0, 0.0, (0.0, 0.0), (32, 32), (32, 32))] * 2).astype(np.float32)
+    *_, reported = quality_function(tiny_backbone, plan)(
+        spectrum, batch.first_moment, batch.second_moment, batch.taken, scale, batch.image_size,
+        tf.constant(identity), tf.constant([32, 32]), batch.targets, tf.constant(0.0), tf.constant(1.0))
+    np.testing.assert_allclose(reported.numpy(), batch.achieved(), rtol=1e-4, atol=1e-5)
+    assert np.abs(batch.achieved()).max() > 0
+
+
 def test_quality_images_are_smoother_than_classic(tiny_backbone):
     classic = render(config(mode="classic", steps=16, size=48), tiny_backbone)
     quality = render(config(mode="quality", steps=16, size=48), tiny_backbone)
