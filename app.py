@@ -501,6 +501,8 @@ STYLE_EXPLANATION = (
 STYLE_EXAMPLES = [str(path) for path in sorted((ASSETS / "styles").glob("*.jpg"))]
 STYLE_SLOTS = 3
 STYLE_PRESETS = [("the network's own", "network"), ("the chapter (section 9.3)", "chapter")]
+INIT_LABELS = {"recolored": "the photo in the style's colours", "content": "the photo", "noise": "noise",
+               "style": "the style image"}
 LOSS_LABELS = {"total": "total", "content": "content", "style": "style", "tv": "total variation"}
 
 
@@ -610,7 +612,8 @@ def build_style_tab() -> None:
                                    elem_id="style-iterations")
             optimizer = gr.Radio([("L-BFGS", "lbfgs"), ("Adam", "adam")], value=defaults.optimizer,
                                  label="Optimizer", elem_id="style-optimizer")
-            init = gr.Radio(list(INITS), value=defaults.init, label="Start from", elem_id="style-init")
+            init = gr.Radio([(INIT_LABELS[name], name) for name in INITS], value=defaults.init, label="Start from",
+                            elem_id="style-init")
             max_side = gr.Slider(64, 1024, value=defaults.max_side, step=32, label="Longest side (px)",
                                  elem_id="style-max-side")
             style_scale = gr.Slider(0.25, 2.0, value=defaults.style_scale, step=0.05,

@@ -28,7 +28,8 @@ HELPS = {
     "optimizer": "lbfgs or adam",
     "learning_rate": "Adam's learning rate, in pixel units",
     "beta_1": "Adam's beta_1", "epsilon": "Adam's epsilon",
-    "init": "start from the content, noise or the first style image",
+    "init": "start from the content in the style's colours (recolored), the content as it is, noise or the "
+            "first style image",
     "max_side": "longest side of the result in pixels (the photo is shrunk, never enlarged)",
     "style_scale": "size of the style image relative to the result",
     "preserve_colors": "none, luminance (transfer on brightness only) or histogram (match the style's colours)",

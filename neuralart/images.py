@@ -298,6 +298,24 @@ class InputSpace:
         # Multiplying by one changes nothing but costs a pass over the image (caffe-style spaces have scale 1).
         return centred if self.scale == 1.0 else centred * np.float32(self.scale)
 
+    def in_network_order(self, pixels):
+        """RGB pixels with their channels in the order the network reads (BGR for caffe-style spaces); applied
+        again, it gives RGB back."""
+        return _reverse_channels(pixels) if self.bgr else pixels
+
+    def ordered_to_model(self, ordered):
+        """Model input from pixels already in the network's channel order: a shift, and a scale where it is not 1.
+        An image optimised in this order spares every traced step the channel flip (7% of a SqueezeNet style
+        step at 384 px)."""
+        offset = -np.asarray(self.mean, dtype=np.float32)
+        if isinstance(ordered, np.ndarray):
+            centred = ordered + offset
+        else:
+            import tensorflow as tf
+
+            centred = tf.nn.bias_add(ordered, tf.constant(offset))  # Broadcasts much faster than a subtraction.
+        return centred if self.scale == 1.0 else centred * np.float32(self.scale)
+
     def to_pixels(self, model_input):
         pixels = model_input / np.float32(self.scale) + np.asarray(self.mean, dtype=np.float32)
         return _reverse_channels(pixels) if self.bgr else pixels
@@ -444,6 +462,44 @@ def match_color_histogram(image: np.ndarray, reference: np.ndarray) -> np.ndarra
     from skimage.exposure import match_histograms
 
     return pixels_to_uint8(match_histograms(image, reference, channel_axis=-1))
+
+
+# A colour spread below this variance (pixel units², i.e. a standard deviation of one grey level) counts as this
+# much: a flat image has no colour axes to map, and dividing by its near-zero spread would only amplify noise.
+MIN_COLOR_VARIANCE = 1.0
+
+
+def match_color_statistics(image: np.ndarray, references: Sequence[np.ndarray],
+                           weights: Sequence[float] | None = None) -> np.ndarray:
+    """A uint8 image whose pixels have the colour mean and covariance of the uint8 `references` (any sizes),
+    pooled with `weights` as one mixture of their pixels.
+
+    The map is affine: x -> A (x - mean) + reference mean with A = R^1/2 C^-1/2 (symmetric square roots of the
+    reference and image covariances), which of all maps to those statistics turns colours the least. Shapes and
+    shading stay; the palette becomes the references'.
+    """
+    weights = np.full(len(references), 1.0 / len(references)) if weights is None else np.asarray(weights, float)
+    weights = weights / weights.sum()
+    mean, covariance = _color_statistics(image)
+    statistics = [_color_statistics(reference) for reference in references]
+    target_mean = sum(weight * reference_mean for weight, (reference_mean, _) in zip(weights, statistics))
+    # The covariance of the mixture: the weighted second moments about the pooled mean.
+    target_covariance = sum(weight * (reference_covariance + np.outer(reference_mean - target_mean,
+                                                                      reference_mean - target_mean))
+                            for weight, (reference_mean, reference_covariance) in zip(weights, statistics))
+    transform = _symmetric_power(target_covariance, 0.5) @ _symmetric_power(covariance, -0.5)
+    pixels = np.asarray(image, dtype=np.float64).reshape(-1, 3)
+    return pixels_to_uint8(((pixels - mean) @ transform.T + target_mean).reshape(np.shape(image)))
+
+
+def _color_statistics(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pixels = np.asarray(image, dtype=np.float64).reshape(-1, 3)
+    return pixels.mean(axis=0), np.cov(pixels, rowvar=False, bias=True)
+
+
+def _symmetric_power(matrix: np.ndarray, power: float) -> np.ndarray:
+    values, vectors = np.linalg.eigh(matrix)
+    return (vectors * np.maximum(values, MIN_COLOR_VARIANCE) ** power) @ vectors.T
 
 
 def fit_to_longest_side(image: np.ndarray, side: int) -> np.ndarray:

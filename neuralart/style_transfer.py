@@ -12,14 +12,16 @@ on, so the returned image and its reported loss belong together.)
 Beyond it, as jcjohnson/neural-style and crowsonkb/style-transfer-pytorch offer:
 - L-BFGS (a projected L-BFGS kept within the pixel range, neuralart.lbfgs) as the default optimizer;
 - several style images whose Gram matrices are blended with weights, and a style scale;
-- initialisation from the photo, noise or the (first) style;
+- initialisation from the photo in the style's palette (its colours' mean and covariance; the default), the photo
+  as it is, noise or the (first) style;
 - colour preservation: luminance-only transfer (Gatys et al. 2016, "Preserving color in neural artistic style
   transfer") or matching the style's colour histogram to the photo's;
 - coarse-to-fine: optimise a small image first, enlarge it and continue, up to the requested size.
 
-The image is optimised in RGB pixels 0..255 and turned into model input inside the traced step; for the
-caffe-style backbones offered here that is the chapter's preprocessed image up to a channel flip and a shift, which
-Adam, clipping and the losses do not see. Style Gram matrices are computed once per scale, never per step.
+The image is optimised in pixels 0..255 with its channels in the order the network reads them (BGR for the
+caffe-style backbones offered here), so the traced step turns it into model input with a shift alone: that is the
+chapter's preprocessed image up to the shift, which Adam, clipping and the losses do not see. Frames show it as
+RGB. Style Gram matrices are computed once per scale, never per step.
 
 `stylize(content, styles, config)` yields a `Frame` every `frame_every` iterations and one closing each scale
 (`stage_done=True`); `Frame.losses` holds the weighted terms "content", "style", "tv" and their sum "total". The
@@ -41,7 +43,7 @@ from .lbfgs import LbfgsStepper
 from .models import BACKBONE_NAMES, Backbone, get_backbone
 
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise", "style")
+INITS = ("recolored", "content", "noise", "style")
 COLOR_MODES = ("none", "luminance", "histogram")
 MAX_SIDE = 1024
 # Style images are read at most this large: enough for a style scale of 2 at the largest output.
@@ -99,7 +101,9 @@ class StyleConfig:
     learning_rate: float = 5.0
     beta_1: float = 0.99
     epsilon: float = 0.1
-    init: str = "content"
+    # The photo in the style's colours: the style loss's first layers then start near their target, and L-BFGS
+    # reaches a given loss in fewer iterations (bench/speed.py, case style-quality; README, "Measured").
+    init: str = "recolored"
     max_side: int = 512
     style_scale: float = 1.0
     preserve_colors: str = "none"
@@ -244,6 +248,7 @@ class _StyleRun:
         self.loss_weights = tf.constant(config.loss_weights(), tf.float32)
         self.blend = blend
         self.network_min_side = backbone.spec.min_size
+        self.input_space = backbone.input_space
         self.rng = np.random.default_rng(config.seed)
         self.steps = 0
 
@@ -266,32 +271,39 @@ class _StyleRun:
                              "pixels on each side. Please use a larger photo or image size.")
         self.shapes = scale_shapes((height, width), self.config.multiscale, self.config.multiscale_min_side,
                                    self.network_min_side)
+        if self.config.init == "recolored":
+            self.recolored_content = images.match_color_statistics(self.seen_content, self.seen_styles, self.blend)
         self.total_steps = len(self.shapes) * self.config.iterations
+
+    def _ordered(self, image: np.ndarray) -> np.ndarray:
+        """A uint8 or float RGB image as float pixels in the network's channel order, the form optimised."""
+        return self.input_space.in_network_order(np.asarray(image, dtype=np.float32))
 
     def _initial_pixels(self, shape: tuple[int, int]) -> np.ndarray:
         init = self.config.init
+        if init == "recolored":
+            return self._ordered(images.resize_uint8(self.recolored_content, shape))
         if init == "content":
-            return images.uint8_to_pixels(images.resize_uint8(self.seen_content, shape))
+            return self._ordered(images.resize_uint8(self.seen_content, shape))
         if init == "style":
-            return images.uint8_to_pixels(images.resize_uint8(self.seen_styles[0], shape))
+            return self._ordered(images.resize_uint8(self.seen_styles[0], shape))
         # Grey with mild noise: the structure then comes from the losses alone, as in Gatys et al.'s noise start.
         noise = np.clip(127.5 + 25.0 * self.rng.standard_normal((*shape, 3)), 0, 255)
         if self.config.preserve_colors == "luminance":
             noise = np.repeat(noise.mean(axis=2, keepdims=True), 3, axis=2)
-        return noise.astype(np.float32)
+        return self._ordered(noise)
 
     def _targets(self, shape: tuple[int, int]):
         """Content features and blended style Gram matrices at this scale (computed once per scale)."""
         import tensorflow as tf
 
         features = self.steps_function.features
-        content_at = images.uint8_to_pixels(images.resize_uint8(self.seen_content, shape))
-        content_targets, _ = features(tf.constant(content_at))
+        content_targets, _ = features(tf.constant(self._ordered(images.resize_uint8(self.seen_content, shape))))
         blended = None
         for weight, style in zip(self.blend, self.seen_styles):
             if weight == 0:
                 continue
-            _, grams = features(tf.constant(images.uint8_to_pixels(self._style_at(style, shape))))
+            _, grams = features(tf.constant(self._ordered(self._style_at(style, shape))))
             weighted = [weight * gram for gram in grams]
             blended = weighted if blended is None else [total + gram for total, gram in zip(blended, weighted)]
         return list(content_targets), blended
@@ -305,7 +317,7 @@ class _StyleRun:
         return images.resize_uint8(style, images.scaled_size((height, width), factor))
 
     def _display(self, pixels, shape: tuple[int, int]) -> np.ndarray:
-        pixels = np.asarray(pixels, dtype=np.float32)
+        pixels = self._ordered(pixels)  # Back to RGB: the reordering is its own inverse.
         if self.config.preserve_colors == "luminance":
             return images.with_chroma_of(pixels, images.resize_uint8(self.content, shape))
         return images.pixels_to_uint8(pixels)
@@ -459,7 +471,8 @@ class StyleSteps:
     features(pixels) -> (content features, style Gram matrices);
     value_and_gradient(pixels, targets..., weights...) -> ([total, content, style, tv] weighted, gradient);
     adam_step(...) takes one Adam step and keeps the best image seen.
-    All take images of any size without retracing.
+    Pixels are float 0..255 in the network's channel order (`InputSpace.in_network_order`). All take images of
+    any size without retracing.
     """
 
     features: object
@@ -501,12 +514,12 @@ def _make_style_steps(backbone: Backbone, content_layers: tuple[str, ...], style
 
     @tf.function(jit_compile=jit_compile, input_signature=[pixels_spec])
     def features(pixels):
-        outputs = activations_of(input_space.to_model(pixels))
+        outputs = activations_of(input_space.ordered_to_model(pixels))
         return ([tf.cast(outputs[index][0], tf.float32) for index in content_index],
                 [losses.gram_matrix(outputs[index]) for index in style_index])
 
     def terms_of(pixels, content_targets, style_targets, content_layer_weights, style_layer_weights, loss_weights):
-        model_input = input_space.to_model(pixels)
+        model_input = input_space.ordered_to_model(pixels)
         outputs = activations_of(model_input)
         content = tf.add_n([weight * losses.content_loss(outputs[index][0], target) for weight, index, target
                             in zip(tf.unstack(content_layer_weights), content_index, content_targets)])

@@ -146,6 +146,27 @@ def test_input_spaces_map_tensors_bit_for_bit_as_arrays_with_the_reversed_gradie
 
 
 @pytest.mark.parametrize("space", [images.CAFFE, images.INCEPTION,
+                                   images.InputSpace(bgr=True, mean=(10.0, 20.0, 30.0), scale=0.25)])
+def test_pixels_kept_in_the_network_order_map_to_the_same_model_input(space, rng):
+    """An image kept in the network's channel order (style transfer optimises one so) reaches the same model
+    input, bit for bit, as tensor and as array; the reordering undoes itself; the gradient passes unflipped."""
+    import tensorflow as tf
+
+    pixels = rng.uniform(0, 255, (5, 7, 3)).astype(np.float32)
+    ordered = space.in_network_order(pixels)
+    np.testing.assert_array_equal(space.in_network_order(ordered), pixels)
+    assert np.array_equal(ordered[..., 0], pixels[..., 2]) == space.bgr
+    tensor = tf.constant(ordered)
+    with tf.GradientTape() as tape:
+        tape.watch(tensor)
+        model_input = space.ordered_to_model(tensor)
+    np.testing.assert_array_equal(model_input.numpy(), space.to_model(pixels))
+    np.testing.assert_array_equal(space.ordered_to_model(ordered), space.to_model(pixels))
+    np.testing.assert_array_equal(tape.gradient(model_input, tensor).numpy(),
+                                  np.full(pixels.shape, space.scale, np.float32))
+
+
+@pytest.mark.parametrize("space", [images.CAFFE, images.INCEPTION,
                                    images.InputSpace(bgr=False, mean=(100.0, 100.0, 100.0), scale=0.5)])
 def test_input_spaces_take_unit_images_as_they_take_pixels(space, rng):
     """The unit range (-1..1) maps into a backbone's input as its pixels do, whether the shortcut for one mean
@@ -157,3 +178,29 @@ def test_input_spaces_take_unit_images_as_they_take_pixels(space, rng):
     got = space.from_unit(tf.constant(unit))
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(space.to_pixels(np.asarray(got)), images.unit_to_pixels(unit), atol=1e-3)
+
+
+def test_colour_statistics_are_matched_to_one_reference_or_a_blend(rng):
+    """The recoloured image has the reference's colour mean and covariance; with a 50/50 blend of two references
+    of one size, those of their pixels pooled; and it keeps the image's layout."""
+    rows, columns = np.mgrid[0:60, 0:80]
+    image = np.stack([rows * 2 + 40, columns + 60, 100 + 60 * np.sin(rows / 7) * np.cos(columns / 9)],
+                     axis=-1).astype(np.uint8)
+    warm = np.clip(rng.normal([170, 110, 70], [25, 20, 15], (50, 50, 3)), 0, 255).astype(np.uint8)
+    cool = np.clip(rng.normal([60, 110, 160], [15, 25, 20], (50, 50, 3)), 0, 255).astype(np.uint8)
+
+    def statistics(pixels):
+        flat = pixels.reshape(-1, 3).astype(float)
+        return flat.mean(axis=0), np.cov(flat.T, bias=True)
+
+    for references, pooled in (([warm], warm), ([warm, cool], np.concatenate([warm, cool]))):
+        result = images.match_color_statistics(image, references)
+        assert result.dtype == np.uint8 and result.shape == image.shape
+        mean, covariance = statistics(result)
+        expected_mean, expected_covariance = statistics(pooled)
+        np.testing.assert_allclose(mean, expected_mean, atol=1.0)
+        np.testing.assert_allclose(covariance, expected_covariance, atol=0.03 * np.abs(expected_covariance).max())
+        assert np.corrcoef(image.astype(float).sum(axis=2).ravel(), result.astype(float).sum(axis=2).ravel())[0, 1] \
+            > 0.8
+    weighted = images.match_color_statistics(image, [warm, cool], [1.0, 0.0])
+    np.testing.assert_array_equal(weighted, images.match_color_statistics(image, [warm]))
