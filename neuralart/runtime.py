@@ -2,8 +2,9 @@
 
 Precision: convolutions in bfloat16 run about twice as fast as in float32 on CPUs with bfloat16 dot-product
 instructions (Intel AMX, or AVX-512 BF16 on recent Intel and AMD cores; Kalamkar et al. 2019, "A Study of BFLOAT16
-for Deep Learning Training"), and lose little for these techniques: the losses, Gram matrices and the optimised
-image stay in float32 and only the network's layers compute in bfloat16. Elsewhere bfloat16 is emulated and slow,
+for Deep Learning Training"), and lose little for these techniques: the losses and the optimised image stay in
+float32, only the network's layers and style transfer's Gram products (summed in float32, rounded once; see
+neuralart.losses.gram_matrix) compute in bfloat16. Elsewhere bfloat16 is emulated and slow,
 so `auto` picks it only where the CPU has those instructions.
 
 Switches, read when a run starts (never at import):

@@ -92,10 +92,10 @@ class StyleConfig:
     style_weight: float | None = None
     tv_weight: float | None = None
     style_blend: tuple[float, ...] | None = None
-    # 300 L-BFGS iterations reach, on the real SqueezeNet at 384 px with The Starry Night, a lower loss than the
-    # chapter's 500 Adam iterations (471k vs 488k; bench/speed.py, case style-quality) in about 10 s on a 2-core
-    # CPU. With Matisse's Woman with a Hat they end 7-8% above it (145k vs 135k on the shipwreck photo, 179k vs
-    # 166k on the bridge), and below Adam's loss after as many iterations (172k, 191k).
+    # 300 L-BFGS iterations reach, on the real SqueezeNet at 384 px, a lower loss than the chapter's 500 Adam
+    # iterations with The Starry Night on the bridge (472k vs 488k; bench/speed.py, case style-quality) and with
+    # Matisse's Woman with a Hat on the shipwreck photo (131k vs 135k), in about 10 s on a 2-core CPU; with the
+    # Matisse on the bridge they end 9% above it (181k vs 166k), below Adam's loss after as many iterations (191k).
     iterations: int = 300
     optimizer: str = "lbfgs"
     learning_rate: float = 5.0
@@ -183,7 +183,7 @@ def stylize(content, styles, config: StyleConfig = StyleConfig(),
 
     Images may be paths, PIL images or uint8 arrays. Everything is loaded and checked before this returns, so bad
     input raises here rather than mid-run. Without `backbone`, the registry's is used in the precision
-    neuralart.runtime picks for this machine (the losses, Gram matrices and the image stay float32 either way).
+    neuralart.runtime picks for this machine (the losses and the image stay float32 either way).
     """
     style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
     if not style_list:
