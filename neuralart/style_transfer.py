@@ -345,9 +345,13 @@ class _StyleRun:
                     # rounding noise of the loss, not a minimum (a Matisse style at 384 px stopped at 177k after
                     # 335 iterations, where a float32 run reaches 167k in 500). Finish this scale in float32.
                     stage += ", refined in float32"
-                    scale = optimizer(self, scale.best()[0], *self._targets(shape))
                     self.steps += done
-                    continue  # The next frame shows the refined scale's own best image.
+                    pixels, terms = scale.best()
+                    # A frame now: finding the stall took up to 22 evaluations, and the float32 scale's targets
+                    # and first chunk take as long again (together 1.2 s at 451x300 before this frame was added).
+                    yield self._frame(pixels, terms, shape, stage)
+                    scale = optimizer(self, pixels, *self._targets(shape))
+                    continue
                 self.steps = scale_end if finished else self.steps + done
                 if self.steps < scale_end:
                     yield self._frame(scale.current, scale.current_terms, shape, stage)
