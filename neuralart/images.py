@@ -290,13 +290,9 @@ class InputSpace:
     scale: float = 1.0
 
     def to_model(self, pixels):
-        mean = np.asarray(self.mean, dtype=np.float32)
         if self.bgr and not isinstance(pixels, np.ndarray):
-            centred = _reversed_and_shifted(pixels, -mean)
-        else:
-            centred = (_reverse_channels(pixels) if self.bgr else pixels) - mean
-        # Multiplying by one changes nothing but costs a pass over the image (caffe-style spaces have scale 1).
-        return centred if self.scale == 1.0 else centred * np.float32(self.scale)
+            return self._scaled(_reversed_and_shifted(pixels, -np.asarray(self.mean, dtype=np.float32)))
+        return self.ordered_to_model(self.in_network_order(pixels))
 
     def in_network_order(self, pixels):
         """RGB pixels with their channels in the order the network reads (BGR for caffe-style spaces); applied
@@ -305,8 +301,8 @@ class InputSpace:
 
     def ordered_to_model(self, ordered):
         """Model input from pixels already in the network's channel order: a shift, and a scale where it is not 1.
-        An image optimised in this order spares every traced step the channel flip (7% of a SqueezeNet style
-        step at 384 px)."""
+        An image optimised in this order spares every traced step the channel flip (about 0.5 ms of a 24 ms
+        SqueezeNet style step at 384 px)."""
         offset = -np.asarray(self.mean, dtype=np.float32)
         if isinstance(ordered, np.ndarray):
             centred = ordered + offset
@@ -314,6 +310,10 @@ class InputSpace:
             import tensorflow as tf
 
             centred = tf.nn.bias_add(ordered, tf.constant(offset))  # Broadcasts much faster than a subtraction.
+        return self._scaled(centred)
+
+    def _scaled(self, centred):
+        # Multiplying by one changes nothing but costs a pass over the image (caffe-style spaces have scale 1).
         return centred if self.scale == 1.0 else centred * np.float32(self.scale)
 
     def to_pixels(self, model_input):
