@@ -511,6 +511,11 @@ def fit_to_longest_side(image: np.ndarray, side: int) -> np.ndarray:
 
 # --- feature visualization: display forms -----------------------------------------------------------------------
 
+def unit_interval_to_pixels(values):
+    """Float 0..1 (numpy or tensor) to float pixels 0..255."""
+    return values * np.float32(255.0)
+
+
 def unit_interval_to_uint8(values) -> np.ndarray:
     """Float 0..1 (numpy or tensor; e.g. a sigmoid's output) to uint8 0..255."""
     return pixels_to_uint8(np.asarray(values, dtype=np.float32) * 255.0)

@@ -250,19 +250,78 @@ def test_transforms_map_view_pixels_to_image_pixels():
     fixed view all land where they should."""
     import tensorflow as tf
 
-    from neuralart.features import _view_to_image, apply_transforms
+    from neuralart.features import FILL_GREY, _view_to_image, sample_bilinear
+
+    def warp(image, transform):
+        return sample_bilinear(tf.constant(image), tf.constant([transform], tf.float32), tf.constant([12, 16]),
+                               FILL_GREY).numpy()
 
     image = np.random.default_rng(0).random((1, 12, 16, 3)).astype(np.float32)
     identity = _view_to_image(1.0, 0.0, (0.0, 0.0), (12, 16), (12, 16))
     np.testing.assert_allclose(identity, [1, 0, 0, 0, 1, 0, 0, 0], atol=1e-12)
-    same = apply_transforms(tf.constant(image), tf.constant([identity], tf.float32), tf.constant([12, 16]))
-    np.testing.assert_allclose(same.numpy(), image, atol=1e-6)
-    shift = _view_to_image(1.0, 0.0, (3.0, 0.0), (12, 16), (12, 16))
-    moved = apply_transforms(tf.constant(image), tf.constant([shift], tf.float32), tf.constant([12, 16])).numpy()
+    np.testing.assert_allclose(warp(image, identity), image, atol=1e-6)
+    moved = warp(image, _view_to_image(1.0, 0.0, (3.0, 0.0), (12, 16), (12, 16)))
     np.testing.assert_allclose(moved[0, :, :13], image[0, :, 3:], atol=1e-6)
     np.testing.assert_allclose(moved[0, :, 13:], 0.5)  # grey where the image no longer reaches
     half = _view_to_image(1.0, 0.0, (0.0, 0.0), (12, 16), (6, 8))
     assert half[0] == half[4] == 2.0  # one view pixel spans two image pixels
+
+
+@pytest.mark.parametrize("view_size", [(20, 24), (14, 30)])
+def test_warp_samples_what_tensorflow_s_projective_transform_does(view_size):
+    """Random shifts, zooms and rotations, some reaching far past the border, to the image's size and to another:
+    the same pixels as ImageProjectiveTransformV3 with bilinear sampling and a grey fill."""
+    import tensorflow as tf
+
+    from neuralart.features import FILL_GREY, _view_to_image, sample_bilinear
+
+    rng = np.random.default_rng(3)
+    image = rng.random((6, 20, 24, 3)).astype(np.float32)
+    transforms = np.stack([_view_to_image(scale, angle, shift, (20, 24), view_size) for scale, angle, shift in
+                           zip(rng.uniform(0.6, 1.5, 6), rng.uniform(-0.8, 0.8, 6), rng.uniform(-9, 9, (6, 2)))])
+    transforms = tf.constant(transforms, tf.float32)
+    expected = tf.raw_ops.ImageProjectiveTransformV3(
+        images=image, transforms=transforms, output_shape=view_size, fill_value=FILL_GREY,
+        interpolation="BILINEAR", fill_mode="CONSTANT").numpy()
+    warped = sample_bilinear(tf.constant(image), transforms, tf.constant(view_size), FILL_GREY).numpy()
+    np.testing.assert_allclose(warped, expected, atol=2e-5)
+    assert np.mean(np.isclose(expected, FILL_GREY)) > 0.05  # some views did reach past the border
+
+
+@pytest.mark.parametrize("input_space", [images.CAFFE, images.INCEPTION], ids=["caffe", "inception"])
+def test_compiled_view_matches_tensorflow_ops_forward_and_backward(input_space):
+    """The compiled view (sigmoid, transpose, warp, the input's shift and scale) gives the values and the gradient
+    that the same steps as plain TensorFlow ops give, ImageProjectiveTransformV3's own gradient included."""
+    import tensorflow as tf
+
+    from neuralart.features import FILL_GREY, _view_to_image, make_view
+
+    rng = np.random.default_rng(4)
+    planes = tf.constant(rng.normal(0, 2, (3, 3, 20, 24)).astype(np.float32))
+    transforms = tf.constant(np.stack([_view_to_image(scale, angle, shift, (20, 24), (16, 16)) for scale, angle, shift
+                                       in zip((0.9, 1.1, 1.3), (0.1, -0.2, 0.5), ((0, 0), (3, -2), (-5, 6)))]),
+                             tf.float32)
+    upstream = tf.constant(rng.normal(size=(3, 16, 16, 3)).astype(np.float32))
+
+    def with_tensorflow_ops(planes):
+        unit = tf.sigmoid(tf.transpose(planes, [0, 2, 3, 1]))
+        seen = tf.raw_ops.ImageProjectiveTransformV3(
+            images=unit, transforms=transforms, output_shape=[16, 16], fill_value=FILL_GREY,
+            interpolation="BILINEAR", fill_mode="CONSTANT")
+        return input_space.ordered_to_model(seen * 255.0)
+
+    view = make_view(input_space)
+    results = []
+    for function in (with_tensorflow_ops, lambda planes: view(planes, transforms, tf.constant([16, 16]))):
+        with tf.GradientTape() as tape:
+            tape.watch(planes)
+            output = function(planes)
+            product = tf.reduce_sum(output * upstream)
+        results.append((output.numpy(), tape.gradient(product, planes).numpy()))
+    (expected, expected_gradient), (output, gradient) = results
+    span = np.abs(expected).max()
+    np.testing.assert_allclose(output, expected, atol=1e-5 * span)
+    np.testing.assert_allclose(gradient, expected_gradient, atol=1e-4 * np.abs(expected_gradient).max())
 
 
 def test_pre_activation_parts_match_the_layer_output(tiny_backbone):
