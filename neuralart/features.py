@@ -328,9 +328,9 @@ def _make_objective_function(backbone: Backbone, plan: _Plan, form: str, *, choo
 
     def values(pixels, targets, model_input=False):
         # `model_input`: the images are already the network's input (see `make_view`).
-        model_input = pixels if model_input else input_space.to_model(pixels)
+        network_input = pixels if model_input else input_space.to_model(pixels)
         outputs = [tf.cast(output, tf.float32)
-                   for output in tf.nest.flatten(part_model(model_input, training=False))]
+                   for output in tf.nest.flatten(part_model(network_input, training=False))]
         if chosen_only:
             pre, output = _chosen_channel(parts, outputs, targets)
             targets = tf.zeros_like(targets)
@@ -947,10 +947,12 @@ def robust_activation(tiles: Sequence[np.ndarray], targets: Sequence[int], confi
         size = tile.shape[:2]
         view = plan.view_size or size
         transforms = random_transforms(np.random.default_rng([seed, target]), count, size, view)
-        unit = np.repeat((tile.astype(np.float32) / 255.0)[None], count, axis=0)
+        pixels = np.repeat(images.uint8_to_pixels(tile)[None], count, axis=0)
         view_size = tf.constant(view, tf.int32)
-        seen = sample_bilinear(tf.constant(unit), tf.constant(transforms), view_size, FILL_GREY)
-        values = evaluate(images.unit_interval_to_pixels(seen), tf.constant([target] * count, tf.int32), view_size)
+        # Warped in pixel units (bilinear sampling is linear), with the grey the optimisation sees.
+        seen = sample_bilinear(tf.constant(pixels), tf.constant(transforms), view_size,
+                               images.unit_interval_to_pixels(FILL_GREY))
+        values = evaluate(seen, tf.constant([target] * count, tf.int32), view_size)
         results.append(float(tf.reduce_mean(values)))
     return np.asarray(results)
 

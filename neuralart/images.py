@@ -518,7 +518,7 @@ def unit_interval_to_pixels(values):
 
 def unit_interval_to_uint8(values) -> np.ndarray:
     """Float 0..1 (numpy or tensor; e.g. a sigmoid's output) to uint8 0..255."""
-    return pixels_to_uint8(np.asarray(values, dtype=np.float32) * 255.0)
+    return pixels_to_uint8(unit_interval_to_pixels(np.asarray(values, dtype=np.float32)))
 
 
 def stretch_to_uint8(values) -> np.ndarray:
