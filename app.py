@@ -32,6 +32,15 @@ TF_JOBS = "tensorflow"
 EXPECTED_ERRORS = (ImageInputError, WeightsUnavailableError, ValueError)
 WEIGHT_CHOICES = [("ImageNet (trained)", "imagenet"), ("random (untrained)", "random")]
 MAX_LAYER_SLIDERS = max(len(spec.dream_layers) for spec in REGISTRY.values())
+# Each technique's Run button sits below a long column of settings (on the style tab ~3000 px down), and its
+# results head the column beside it: without this, Run scrolls them out of sight and nothing seems to stream
+# (Gradio also loads an image out of view only once it is scrolled to). Sticky, the results column stays on
+# screen beside whatever part of the settings is. Where the columns stack (narrow screens) it is the last item
+# of its row, so it has no room to stick and the rule does nothing. Gradio's container hides its overflow, which
+# makes it the scroll container sticky positions refer to (and it never scrolls); `clip` cuts the same overflow
+# without being one.
+APP_CSS = (".gradio-container { overflow: clip !important; }\n"
+           ".results-column { position: sticky; top: 8px; align-self: flex-start; }")
 
 
 def time_budget_seconds() -> float | None:
@@ -111,6 +120,11 @@ def seed_and_buttons(seed: int, tab: str):
         run = gr.Button("Run", variant="primary", elem_id=f"{tab}-run")
         stop = gr.Button("Stop", variant="stop", elem_id=f"{tab}-stop")
     return seed_box, run, stop
+
+
+def results_column() -> gr.Column:
+    """The column of a technique's streamed results, kept in view while its settings scroll (APP_CSS)."""
+    return gr.Column(elem_classes="results-column")
 
 
 # --- running a technique for the UI --------------------------------------------------------------------------
@@ -317,7 +331,7 @@ def build_dream_tab() -> None:
                                       "max_loss": max_loss, "max_side": max_side, "seed": seed},
                             extra=lambda config: dream_layer_updates(config.backbone, config.layers),
                             extra_outputs=layer_sliders, extra_fields=["layers"])
-        with gr.Column():
+        with results_column():
             output = gr.Image(label="Dream", format="png", type="numpy", interactive=False, elem_id="dream-output")
             status = gr.Textbox(label="Status", interactive=False, elem_id="dream-status")
             gallery = gr.Gallery(label="End of each octave", columns=4, height=200, format="png",
@@ -442,7 +456,7 @@ def build_features_tab() -> None:
                                         "mode": mode, "steps": steps, "size": size, "seed": seed},
                             extra=lambda config: [features_layer_update(config.backbone, config.layer)],
                             extra_outputs=[layer], extra_fields=["layer"])
-        with gr.Column():
+        with results_column():
             output = gr.Image(label="Visualizations, strongest first", format="png", type="numpy",
                               interactive=False, elem_id="features-output")
             status = gr.Textbox(label="Status", interactive=False, elem_id="features-status")
@@ -630,12 +644,13 @@ def build_style_tab() -> None:
                                       "multiscale": multiscale, "seed": seed},
                             extra=style_recipe_extra, extra_outputs=[*log_sliders, *blends],
                             extra_fields=["content_weight", "style_weight", "tv_weight", "style_blend"])
-        with gr.Column():
+        with results_column():
             output = gr.Image(label="Result", format="png", type="numpy", interactive=False, elem_id="style-output")
             status = gr.Textbox(label="Status", interactive=False, elem_id="style-status")
-            # Starts empty (None): an empty DataFrame here leaves the plot without lines for the whole run.
+            # Starts empty (None): an empty DataFrame here leaves the plot without lines for the whole run. No
+            # height: with one, Gradio draws the chart that tall and cuts off the legend below it.
             plot = gr.LinePlot(None, x="iteration", y="log10 loss", color="loss",
-                               label="Losses (log10) by iteration", height=320, elem_id="style-losses")
+                               label="Losses (log10) by iteration", elem_id="style-losses")
             download = gr.File(label="Final PNG (with its recipe)", interactive=False, elem_id="style-download")
     gr.Markdown(STYLE_EXPLANATION)
     # .input, not .change: a restored recipe or a preset sets the network and the weights together.
@@ -690,7 +705,7 @@ def launch_options() -> dict:
                 server_port=int(port) if port else None,
                 max_file_size=os.environ.get("NEURALART_MAX_FILE_SIZE", "20mb"), show_error=False,
                 enable_monitoring=False, share=False, ssr_mode=False, mcp_server=False, run_history=False,
-                strict_cors=True)
+                strict_cors=True, css=APP_CSS)
 
 
 def main() -> None:

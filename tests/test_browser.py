@@ -131,6 +131,23 @@ def collect_streamed_images(page, elem_id: str, wanted: int = 3, timeout: float 
     return seen
 
 
+def assert_in_view(page, output_id: str) -> None:
+    """The output image is on screen and shown, though clicking Run scrolled the page down to the button (its
+    results column stays in view), rather than above the window and never loaded (Gradio loads images lazily).
+    At the very end of the page the column may sit a little higher: the row it sticks within ends there."""
+    box = page.locator(f"#{output_id}").bounding_box()
+    viewport_height = page.viewport_size["height"]
+    assert box is not None and box["y"] + box["height"] / 2 > 0 and box["y"] < viewport_height, \
+        f"#{output_id} is off screen: {box}"
+    page.wait_for_function(f"document.querySelector('#{output_id} img')?.naturalWidth > 0", timeout=10_000)
+
+
+def assert_inside(inner: dict, outer: dict) -> None:
+    assert (outer["x"] <= inner["x"] and inner["x"] + inner["width"] <= outer["x"] + outer["width"]
+            and outer["y"] <= inner["y"] and inner["y"] + inner["height"] <= outer["y"] + outer["height"]), \
+        f"{inner} is not inside {outer}"
+
+
 def stop_and_check_it_stopped(page, stop_id: str, output_id: str, status_id: str) -> None:
     """Click Stop: the status stops showing progress, and after at most a frame or two already on their way,
     no image arrives for two seconds (several chunks' worth: a run still going would keep sending frames)."""
@@ -196,6 +213,7 @@ def test_dream_tab_streams_stops_queues_and_reports_bad_files(page, browser, ser
     prepare_dream(page, server)
     page.locator("#dream-run").click()
     collect_streamed_images(page, "dream-output")
+    assert_in_view(page, "dream-output")
 
     # A second student meanwhile: the status shows their queue position and the time waited so far.
     other = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
@@ -254,6 +272,7 @@ def test_features_tab_streams_stops_and_reports_bad_files(page, server, screensh
 
     page.locator("#features-run").click()
     collect_streamed_images(page, "features-output")
+    assert_in_view(page, "features-output")
     stop_and_check_it_stopped(page, "features-stop", "features-output", "features-status")
     assert_not_done_and_screenshot(page, screenshots, "features")
 
@@ -275,4 +294,11 @@ def test_style_tab_streams_stops_and_reports_bad_files(page, server, screenshots
 
     page.locator("#style-run").click()
     collect_streamed_images(page, "style-output")
+    assert_in_view(page, "style-output")
+    # The loss plot's legend (which line is which) lies wholly inside the plot's box, not cut off below it.
+    plot = page.locator("#style-losses")
+    for name in ("total", "content", "style", "total variation"):
+        label = plot.locator("svg text").filter(has_text=re.compile(f"^{name}$"))
+        label.first.wait_for(timeout=10_000)
+        assert_inside(label.first.bounding_box(), plot.bounding_box())
     stop_then_refuse_a_bad_file(page, screenshots, "style", "style-content", bad_file)
