@@ -32,6 +32,8 @@ TF_JOBS = "tensorflow"
 EXPECTED_ERRORS = (ImageInputError, WeightsUnavailableError, ValueError)
 WEIGHT_CHOICES = [("ImageNet (trained)", "imagenet"), ("random (untrained)", "random")]
 MAX_LAYER_SLIDERS = max(len(spec.dream_layers) for spec in REGISTRY.values())
+# The status of a run that ended before its first image (the warning toast says why).
+NO_FRAME_STATUS = "Stopped before the first image."
 # Each technique's Run button sits below a long column of settings (on the style tab ~3000 px down), and its
 # results head the column beside it: without this, Run scrolls them out of sight and nothing seems to stream
 # (Gradio also loads an image out of view only once it is scrolled to). Sticky, the results column stays on
@@ -138,6 +140,23 @@ def start_run(make_frames: Callable[[], Iterator[Frame]]) -> Iterator[Frame]:
     except Exception as error:
         LOG.exception("run failed to start")
         raise gr.Error("Something went wrong while starting the run; please try other settings.") from error
+
+
+def start_streaming(make_frames: Callable[[], Iterator[Frame]], output_count: int):
+    """For a streaming handler, as `frames = yield from start_streaming(...)`: says "Loading the network…" in the
+    status box, then returns the technique's generator. If that cannot start (missing weights, a bad photo),
+    the status box says why before the message's error toast, instead of loading forever."""
+    yield status_update("Loading the network…", output_count)
+    try:
+        return start_run(make_frames)
+    except gr.Error as error:
+        yield status_update(f"Not started: {error.message}", output_count)
+        raise
+
+
+def status_update(text: str, output_count: int) -> tuple:
+    """A streaming handler's outputs with only its status box (always the second output) changed."""
+    return (gr.update(), text, *[gr.update()] * (output_count - 2))
 
 
 def stream_frames(frames: Iterator[Frame]) -> Iterator[tuple[Frame, float]]:
@@ -293,8 +312,7 @@ def run_dream(image_path, *widget_values):
         config = dream_config_from_widgets(*widget_values)
     except ValueError as error:
         raise gr.Error(str(error)) from error
-    yield gr.update(), "Loading the network…", gr.update(), gr.update()
-    frames = start_run(lambda: dream(image_path, config))
+    frames = yield from start_streaming(lambda: dream(image_path, config), 4)
     octaves, last = [], None
     for frame, elapsed in stream_frames(frames):
         last = frame
@@ -303,6 +321,8 @@ def run_dream(image_path, *widget_values):
         yield frame.image, status_line(frame, elapsed), octaves, gr.update()
     if last is not None:
         yield last.image, final_status_line(last, elapsed), octaves, write_result(last, "dream", config)
+    else:
+        yield status_update(NO_FRAME_STATUS, 4)
 
 
 def build_dream_tab() -> None:
@@ -389,14 +409,15 @@ def run_filters(*widget_values):
         config = filter_config_from_widgets(*widget_values)
     except ValueError as error:
         raise gr.Error(str(error)) from error
-    yield gr.update(), "Loading the network…", gr.update()
-    frames = start_run(lambda: visualize(config))
+    frames = yield from start_streaming(lambda: visualize(config), 3)
     last = None
     for frame, elapsed in stream_frames(frames):
         last = frame
         yield frame.image, status_line(frame, elapsed), gr.update()
     if last is not None:
         yield last.image, final_status_line(last, elapsed), write_result(last, "filters", config)
+    else:
+        yield status_update(NO_FRAME_STATUS, 3)
 
 
 def show_feature_maps(photo, backbone, weights, layer):
@@ -582,8 +603,7 @@ def run_style(content_path, *values):
         config = style_config_from_widgets([weight for _, weight in chosen], *values[2 * STYLE_SLOTS:])
     except ValueError as error:
         raise gr.Error(str(error)) from error
-    yield gr.update(), "Loading the network…", gr.update(), gr.update()
-    frames = start_run(lambda: stylize(content_path, [path for path, _ in chosen], config))
+    frames = yield from start_streaming(lambda: stylize(content_path, [path for path, _ in chosen], config), 4)
     history, last = [], None
     for frame, elapsed in stream_frames(frames):
         last = frame
@@ -592,6 +612,8 @@ def run_style(content_path, *values):
     if last is not None:
         status = style_status_line(last, elapsed) + (" · done" if last.done else " · stopped early")
         yield last.image, status, loss_history_table(history), write_result(last, "style", config)
+    else:
+        yield status_update(NO_FRAME_STATUS, 4)
 
 
 def build_style_tab() -> None:

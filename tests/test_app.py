@@ -265,6 +265,38 @@ def test_missing_weights_name_the_file_and_the_folder(client, tmp_path, monkeypa
     assert "Traceback" not in message
 
 
+def test_a_run_that_cannot_start_says_why_in_its_status(tmp_path, monkeypatch):
+    """The status box, which said "Loading the network…", names the missing file before the error toast,
+    rather than loading forever."""
+    import gradio as gr
+
+    import app
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
+    values = dream_args(backbone="vgg16", weights="imagenet")[1:]
+    run = app.run_dream(str(PHOTO), *values)
+    statuses = []
+    with pytest.raises(gr.Error, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"):
+        for outputs in run:
+            statuses.append(outputs[1])
+    assert statuses[0] == "Loading the network…"
+    assert statuses[-1].startswith("Not started: ") and "vgg16_weights_tf_dim_ordering" in statuses[-1]
+
+
+def test_a_run_that_fails_before_its_first_image_says_so(monkeypatch):
+    import app
+    import neuralart.deepdream
+
+    def failing_dream(image, config):
+        raise ValueError("This photo is too dull to dream about.")
+        yield  # A generator: the error comes with the first frame asked for, not when it is built.
+
+    monkeypatch.setattr(neuralart.deepdream, "dream", failing_dream)
+    with pytest.warns(UserWarning, match="too dull"):
+        outputs = list(app.run_dream(str(PHOTO), *dream_args()[1:]))
+    assert outputs[-1][1] == app.NO_FRAME_STATUS
+
+
 # --- hostile uploads and absurd numbers ----------------------------------------------------------------------
 
 def test_every_hostile_upload_gets_its_clear_message(client, tmp_path):
