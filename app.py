@@ -40,9 +40,11 @@ NO_FRAME_STATUS = "Stopped before the first image."
 # screen beside whatever part of the settings is. Where the columns stack (narrow screens) it is the last item
 # of its row, so it has no room to stick and the rule does nothing. Gradio's container hides its overflow, which
 # makes it the scroll container sticky positions refer to (and it never scrolls); `clip` cuts the same overflow
-# without being one.
+# without being one. Sticky, the column is also a stacking context: its image's full-screen view lies within it,
+# so the column is lifted above the settings' labels (Gradio's layer 4) or they would show through that view.
 APP_CSS = (".gradio-container { overflow: clip !important; }\n"
-           ".results-column { position: sticky; top: 8px; align-self: flex-start; }")
+           ".results-column { position: sticky; top: 8px; align-self: flex-start; "
+           "z-index: calc(var(--layer-4) + 1); }")
 
 
 def time_budget_seconds() -> float | None:

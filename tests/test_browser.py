@@ -256,6 +256,21 @@ def test_dream_recipe_drop_restores_the_settings(page, server, tmp_path):
     assert not fresh.get_by_label("number input for mixed3", exact=True).is_visible()
 
 
+def test_full_screen_result_covers_the_whole_page(page, server):
+    """The result's full-screen view hides everything else: no label of the settings shows through it (the
+    results column stays in view while scrolling, and must not trap that view beneath the settings)."""
+    prepare_dream(page, server, iterations=3, longest_side=96)
+    page.locator("#dream-run").click()
+    page.locator("#dream-download a[download]").first.wait_for(timeout=FIRST_FRAME_SECONDS * 1000)
+    page.locator("#dream-output button[aria-label=Fullscreen]").click()
+    page.wait_for_timeout(500)
+    width, height = page.viewport_size["width"], page.viewport_size["height"]
+    points = [(width * column / 8, height * row / 8) for column in range(1, 8) for row in range(1, 8)]
+    outside = page.evaluate("""points => points.filter(([x, y]) =>
+        !document.querySelector('#dream-output').contains(document.elementFromPoint(x, y)))""", points)
+    assert not outside, f"the page shows through the full-screen result at {outside}"
+
+
 # --- Feature visualization -----------------------------------------------------------------------------------
 
 def test_features_tab_streams_stops_and_reports_bad_files(page, server, screenshots, bad_file):
