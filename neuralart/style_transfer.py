@@ -40,7 +40,7 @@ import numpy as np
 from . import images, runtime, validation
 from .frames import Frame
 from .lbfgs import LbfgsStepper
-from .models import BACKBONE_NAMES, Backbone, get_backbone
+from .models import BACKBONE_NAMES, REGISTRY, Backbone, get_backbone
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("recolored", "content", "noise", "style")
@@ -190,8 +190,8 @@ def stylize(content, styles, config: StyleConfig = StyleConfig(),
         raise ValueError("Give at least one style image.")
     blend = _blend_weights(config.style_blend, len(style_list))
     backbone = backbone or get_backbone(config.backbone, config.weights, precision="auto")
-    content_layers = _active_layers(config.content_layers or backbone.default_layers("style_content"), "content")
-    style_layers = _active_layers(config.style_layers or backbone.default_layers("style"), "style")
+    content_layers = _active_layers(_layers_or_preset(config.content_layers, backbone, "style_content"), "content")
+    style_layers = _active_layers(_layers_or_preset(config.style_layers, backbone, "style"), "style")
     backbone.check_layers(tuple(content_layers) + tuple(style_layers))
     content_image = images.load_image(content, max_side=config.max_side)
     style_images = [images.load_image(style, max_side=MAX_STYLE_SIDE) for style in style_list]
@@ -207,6 +207,17 @@ def _blend_weights(blend: tuple[float, ...] | None, count: int) -> list[float]:
         raise ValueError(f"style_blend has {len(blend)} weights but {count} style images were given.")
     total = sum(blend)
     return [weight / total for weight in blend]
+
+
+def _layers_or_preset(layers: Mapping[str, float] | None, backbone: Backbone, preset: str) -> Mapping[str, float]:
+    """The layers a config names, else the backbone's preset for them; a clear error where it has none."""
+    if layers:
+        return layers
+    if not backbone.default_layers(preset):
+        with_presets = [name for name, spec in REGISTRY.items() if "style" in spec.defaults]
+        raise ValueError(f"{backbone.name} has no preset layers for style transfer: choose one of "
+                         f"{', '.join(with_presets)}, or name the content and style layers yourself.")
+    return backbone.default_layers(preset)
 
 
 def _active_layers(layers: Mapping[str, float], kind: str) -> dict[str, float]:

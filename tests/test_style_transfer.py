@@ -382,6 +382,18 @@ def test_unknown_layer_is_a_clear_error(photo, painting, tiny_backbone):
         run(photo, painting, tiny_backbone, content_layers={"block5_conv2": 1.0})
 
 
+def test_a_network_without_style_presets_asks_for_layers(photo, painting, tiny_backbone):
+    """(MobileNet has none.) Without layers named, the error says which networks have presets; named, it runs."""
+    from neuralart.models import backbone_from_model
+
+    bare = backbone_from_model(tiny_backbone.model, tiny_backbone.input_space, name="bare",
+                               defaults={"dream": {"conv2": 1.0}})
+    with pytest.raises(ValueError, match=r"bare has no preset layers for style transfer: choose one of vgg16, "
+                                         r"vgg19, squeezenet, or name the content and style layers"):
+        run(photo, painting, bare, content_layers=None, style_layers=None)
+    assert run(photo, painting, bare, iterations=2)[-1].step == 2
+
+
 # --- the command line ------------------------------------------------------------------------------------------
 
 def style_parser_flags() -> set[str]:
