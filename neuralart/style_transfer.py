@@ -213,11 +213,12 @@ def _layers_or_preset(layers: Mapping[str, float] | None, backbone: Backbone, pr
     """The layers a config names, else the backbone's preset for them; a clear error where it has none."""
     if layers:
         return layers
-    if not backbone.default_layers(preset):
+    layers = backbone.default_layers(preset)
+    if not layers:
         with_presets = [name for name, spec in REGISTRY.items() if "style" in spec.defaults]
         raise ValueError(f"{backbone.name} has no preset layers for style transfer: choose one of "
                          f"{', '.join(with_presets)}, or name the content and style layers yourself.")
-    return backbone.default_layers(preset)
+    return layers
 
 
 def _active_layers(layers: Mapping[str, float], kind: str) -> dict[str, float]:
@@ -253,7 +254,7 @@ class _StyleRun:
         self.config = config
         self.backbone = backbone
         self.layer_names = (tuple(content_layers), tuple(style_layers))
-        self.steps_function = style_steps(backbone, *self.layer_names)
+        self.steps_function = None  # Each scale's traced steps, chosen when the scale starts (see `frames`).
         self.content_layer_weights = tf.constant(list(content_layers.values()), tf.float32)
         self.style_layer_weights = tf.constant(list(style_layers.values()), tf.float32)
         self.loss_weights = tf.constant(config.loss_weights(), tf.float32)
