@@ -26,6 +26,7 @@ HELPS = {
     "style_blend": "one weight per style image, e.g. 0.7,0.3; none = equal",
     "iterations": "optimizer iterations per scale",
     "optimizer": "lbfgs or adam",
+    "smoothing": "L-BFGS steps in a smoothed basis: 1 + this times a 2-pixel Gaussian blur; 0 = plain pixels",
     "learning_rate": "Adam's learning rate, in pixel units",
     "beta_1": "Adam's beta_1", "epsilon": "Adam's epsilon",
     "init": "start from the content in the style's colours (recolored), the content as it is, noise or the "

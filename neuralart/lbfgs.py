@@ -1,8 +1,9 @@
-"""L-BFGS with box bounds by projection, advanced a chunk of iterations at a time (style transfer's default).
+"""L-BFGS, with optional box bounds by projection, advanced a chunk of iterations at a time (style transfer's
+default).
 
 The search direction is the classic two-loop recursion over the last `history` steps (Nocedal & Wright,
-Numerical Optimization, algorithm 7.4); a step tries `first_trial` times the direction, clips it to the bounds and
-halves it until the value falls. This is what jcjohnson/neural-style and most style transfer code run (an
+Numerical Optimization, algorithm 7.4); a step tries `first_trial` times the direction, clips it to the bounds (if
+any) and halves it until the value falls. This is what jcjohnson/neural-style and most style transfer code run (an
 unbounded L-BFGS with the image clipped), here with the clip inside every step so the image never leaves the pixel
 range, and with two changes measured on style transfer (real SqueezeNet at 384 px; figures in the README):
 
@@ -42,7 +43,7 @@ DIAGONAL_FLOOR = 0.1
 
 
 class LbfgsStepper:
-    """Minimise f(x) for low <= x <= high. `iterate(value_and_gradient, n)` advances n iterations; the state
+    """Minimise f(x) for low <= x <= high (scalars or arrays the shape of x; both None: no bounds). `iterate(value_and_gradient, n)` advances n iterations; the state
     (point, value, gradient, history) persists between calls, so chunks of 4, 7 and 9 iterations take exactly the
     path of one call of 20.
 
@@ -52,10 +53,10 @@ class LbfgsStepper:
     first_trial: the length, as a multiple of the direction, of each iteration's first trial step.
     """
 
-    def __init__(self, x0: np.ndarray, low: float, high: float, history: int = 5, *,
+    def __init__(self, x0: np.ndarray, low, high, history: int = 5, *,
                  gradient_decay: float | None = 0.9, first_trial: float = 1.5):
-        self.low, self.high = float(low), float(high)
-        self.x = np.clip(np.asarray(x0, dtype=np.float32).ravel(), self.low, self.high)
+        self.low, self.high = _bound(low), _bound(high)
+        self.x = self._project(np.asarray(x0, dtype=np.float32).ravel())
         self.history = deque(maxlen=history)  # (s, y, 1 / s.y) of the latest steps
         self.gradient_decay, self.first_trial = gradient_decay, float(first_trial)
         self._squared_gradients: np.ndarray | None = None  # running mean, not yet bias-corrected
@@ -88,7 +89,7 @@ class LbfgsStepper:
         # Without history the direction's length is a guess (a mean of one unit); with it, the trial is longer.
         length = self.first_trial if self.history else 1.0
         for _ in range(MAX_HALVINGS + 1):
-            candidate = np.clip(self.x + length * direction, self.low, self.high)
+            candidate = self._project(self.x + length * direction)
             value, gradient = self._evaluate(value_and_gradient, candidate)
             if value < self.value:
                 self._accept(candidate, value, gradient)
@@ -100,6 +101,12 @@ class LbfgsStepper:
         self._failed_last = True
         self.history.clear()
         return False
+
+    def _project(self, x: np.ndarray) -> np.ndarray:
+        """x clipped into the bounds (x itself without bounds)."""
+        if self.low is None and self.high is None:
+            return x
+        return np.clip(x, self.low, self.high)
 
     def _accept(self, candidate: np.ndarray, value: float, gradient: np.ndarray) -> None:
         step, change = candidate - self.x, gradient - self.gradient
@@ -154,6 +161,14 @@ class LbfgsStepper:
             return None
         scaling = 1.0 / (root_mean_square + np.float32(floor))
         return scaling * np.float32(1.0 / float(np.mean(scaling)))
+
+
+def _bound(bound):
+    """A bound as float32 (a scalar, or an array flattened like x), or None."""
+    if bound is None:
+        return None
+    bound = np.asarray(bound, dtype=np.float32)
+    return bound.ravel() if bound.ndim else bound
 
 
 def _dot(first: np.ndarray, second: np.ndarray) -> float:

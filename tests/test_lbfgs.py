@@ -56,6 +56,25 @@ def test_reaches_the_bounded_minimum_of_a_separable_problem(rng):
     np.testing.assert_allclose(stepper.x, np.clip(target, 0, 255), atol=0.05)
 
 
+@pytest.mark.parametrize("bounds", ["none", "per variable"])
+def test_without_bounds_or_with_bounds_per_variable(rng, bounds):
+    """Without bounds it reaches the unbounded minimum (outside 0..255 in places); with an array of bounds, each
+    variable is held within its own."""
+    curvature = np.exp(rng.uniform(-2, 2, 200))
+    target = rng.uniform(-100, 400, 200)
+
+    def value_and_gradient(x):
+        residual = x.astype(np.float64) - target
+        return 0.5 * np.sum(curvature * residual ** 2), (curvature * residual).astype(np.float32)
+
+    low, high = (None, None) if bounds == "none" else (rng.uniform(-50, 50, 200), rng.uniform(100, 300, 200))
+    stepper = LbfgsStepper(np.zeros(200), low, high)
+    stepper.iterate(value_and_gradient, 200)
+    expected = target if bounds == "none" else np.clip(target, low, high)
+    np.testing.assert_allclose(stepper.x, expected, atol=0.05)
+    assert (stepper.x < 0).any() and (stepper.x > 255).any()
+
+
 def test_about_as_good_as_scipys_bounded_routine(rng):
     """On a coupled problem it ends within 1% of SciPy's L-BFGS-B optimum (SciPy comes with scikit-image)."""
     from scipy.optimize import Bounds, minimize
