@@ -532,8 +532,9 @@ STYLE_EXPLANATION = (
     "- **Total variation**: how much neighbouring pixels differ (summed to the power 1.25); a little of it "
     "smooths away speckle.\n\n"
     "The image is optimised to make the weighted sum small (Gatys, Ecker & Bethge 2015). L-BFGS needs fewer "
-    "iterations than Adam; *coarse to fine* optimises a half-size image first (when that is still at least 256 "
-    "px) and enlarges it. The **chapter** "
+    "iterations than Adam, and here it steps in a smoothed basis (a change of the image is taken with a blur of "
+    "itself), so broad changes come first and cost fewer iterations; *coarse to fine* optimises a half-size image "
+    "first (when that is still at least 256 px) and enlarges it. The **chapter** "
     "preset is section 9.3: VGG19, Adam (learning rate 5), 1000 iterations from the photo.")
 STYLE_EXAMPLES = [str(path) for path in sorted((ASSETS / "styles").glob("*.jpg"))]
 STYLE_SLOTS = 3
