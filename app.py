@@ -424,11 +424,16 @@ def run_filters(*widget_values):
 
 def show_feature_maps(photo, backbone, weights, layer):
     """One forward pass: the photo's feature maps at `layer`, most active channels first (image, status)."""
+    if not photo:
+        yield None, "Upload a photo to see what it does to the chosen layer."
+        return
+    yield from one_shot(lambda: _feature_maps_outputs(photo, backbone, weights, layer))
+
+
+def _feature_maps_outputs(photo, backbone, weights, layer) -> tuple:
     from neuralart.features import feature_maps
     from neuralart.models import get_backbone
 
-    if not photo:
-        return None, "Upload a photo to see what it does to the chosen layer."
     maps = start_run(lambda: feature_maps(photo, get_backbone(backbone, weights_option(weights)), layer or None))
     height, width, channels = maps.shape
     strongest = ", ".join(f"{channel} ({mean:.3g})" for channel, mean in zip(maps.channels[:5], maps.means[:5]))
@@ -438,12 +443,28 @@ def show_feature_maps(photo, backbone, weights, layer):
 
 def show_kernels(backbone, weights):
     """The first layer's learned kernels as colour tiles (image, status)."""
+    yield from one_shot(lambda: _kernel_outputs(backbone, weights))
+
+
+def _kernel_outputs(backbone, weights) -> tuple:
     from neuralart.features import kernel_tiles
     from neuralart.models import get_backbone
 
     kernels = start_run(lambda: kernel_tiles(get_backbone(backbone, weights_option(weights))))
     height, width, _, count = kernels.shape
     return kernels.grid, f"{kernels.layer}: {count} kernels of {width}x{height}x3, each stretched to full contrast"
+
+
+def one_shot(compute: Callable[[], tuple]):
+    """A one-shot (image, status) handler's outputs, as `yield from one_shot(...)`. When `compute` fails, the image
+    is cleared and the status says "Not shown: …" before the error toast: the previous request's image and status
+    would otherwise stay, as if they answered this one."""
+    try:
+        outputs = compute()
+    except gr.Error as error:
+        yield None, f"Not shown: {error.message}"
+        raise
+    yield outputs
 
 
 def build_features_tab() -> None:

@@ -283,6 +283,26 @@ def test_a_run_that_cannot_start_says_why_in_its_status(tmp_path, monkeypatch):
     assert statuses[-1].startswith("Not started: ") and "vgg16_weights_tf_dim_ordering" in statuses[-1]
 
 
+def test_feature_maps_and_kernels_that_fail_clear_the_last_answer(tmp_path, monkeypatch):
+    """A request for feature maps or kernels that fails clears the image and says why in its status (before the
+    error toast), rather than leaving the previous request's image and status as if they answered it."""
+    import gradio as gr
+
+    import app
+
+    maps = list(app.show_feature_maps(str(PHOTO), "squeezenet", "random", "fire3_concat"))
+    assert len(maps) == 1 and maps[0][0].ndim == 3 and maps[0][1].startswith("fire3_concat: ")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
+    for handler in (lambda: app.show_feature_maps(str(PHOTO), "vgg16", "imagenet", "block1_conv1"),
+                    lambda: app.show_kernels("vgg16", "imagenet")):
+        outputs = []
+        with pytest.raises(gr.Error, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"):
+            for output in handler():
+                outputs.append(output)
+        assert outputs[-1][0] is None
+        assert outputs[-1][1].startswith("Not shown: ") and "vgg16_weights_tf_dim_ordering" in outputs[-1][1]
+
+
 def test_a_run_that_fails_before_its_first_image_says_so(monkeypatch):
     import app
     import neuralart.deepdream
