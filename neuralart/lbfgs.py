@@ -30,9 +30,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-# A step is halved at most this many times looking for a lower value; after that the history is dropped and the
-# next iteration starts again from a scaled gradient step. A second failure in a row ends the run: the point is
-# (numerically) a minimum within the bounds.
+# A step is halved at most this many times (by default) looking for a lower value; after that the history is
+# dropped and the next iteration starts again from a scaled gradient step. A second failure in a row ends the
+# run: the point is (numerically) a minimum within the bounds.
 MAX_HALVINGS = 10
 # Curvature pairs with s.y at or below this fraction of |s||y| are skipped: they would make the inverse-Hessian
 # estimate indefinite.
@@ -43,18 +43,20 @@ DIAGONAL_FLOOR = 0.1
 
 
 class LbfgsStepper:
-    """Minimise f(x) for low <= x <= high (scalars or arrays the shape of x; both None: no bounds). `iterate(value_and_gradient, n)` advances n iterations; the state
-    (point, value, gradient, history) persists between calls, so chunks of 4, 7 and 9 iterations take exactly the
-    path of one call of 20.
+    """Minimise f(x) for low <= x <= high (scalars, or arrays the shape of x; both None: no bounds).
+    `iterate(value_and_gradient, n)` advances n iterations; the state (point, value, gradient, history) persists
+    between calls, so chunks of 4, 7 and 9 iterations take exactly the path of one call of 20.
 
     value_and_gradient(x) -> (value, gradient) takes and returns flat float32 arrays.
     gradient_decay: the decay of the running mean of squared gradients behind the diagonal scaling; None scales
     every variable alike (the textbook recursion).
     first_trial: the length, as a multiple of the direction, of each iteration's first trial step.
+    max_halvings: how many times a step is halved looking for a lower value before the iteration fails.
     """
 
     def __init__(self, x0: np.ndarray, low, high, history: int = 5, *,
-                 gradient_decay: float | None = 0.9, first_trial: float = 1.5):
+                 gradient_decay: float | None = 0.9, first_trial: float = 1.5, max_halvings: int = MAX_HALVINGS):
+        self.max_halvings = int(max_halvings)
         self.low, self.high = _bound(low), _bound(high)
         self.x = self._project(np.asarray(x0, dtype=np.float32).ravel())
         self.history = deque(maxlen=history)  # (s, y, 1 / s.y) of the latest steps
@@ -88,7 +90,7 @@ class LbfgsStepper:
         direction = self.direction()
         # Without history the direction's length is a guess (a mean of one unit); with it, the trial is longer.
         length = self.first_trial if self.history else 1.0
-        for _ in range(MAX_HALVINGS + 1):
+        for _ in range(self.max_halvings + 1):
             candidate = self._project(self.x + length * direction)
             value, gradient = self._evaluate(value_and_gradient, candidate)
             if value < self.value:

@@ -89,6 +89,14 @@ def test_about_as_good_as_scipys_bounded_routine(rng):
     assert stepper.value - optimum <= 0.01 * (initial - optimum), (stepper.value, optimum, initial)
 
 
+@pytest.mark.parametrize("max_halvings", [3, 10])
+def test_a_failed_iteration_costs_one_evaluation_more_than_its_halvings(max_halvings):
+    stepper = LbfgsStepper(np.zeros(10), None, None, max_halvings=max_halvings)
+    stepper.iterate(lambda x: (float(np.sum(x.astype(np.float64) ** 2)), 2 * x), 1)  # At the minimum already.
+    # The start, then one failed iteration, which ends a run that has no history to drop.
+    assert stepper.evaluations == 1 + (max_halvings + 1) and stepper.finished
+
+
 def test_stops_at_a_minimum_instead_of_looping(rng):
     stepper = LbfgsStepper(np.full(10, 3.0), 0.0, 255.0)
     done = stepper.iterate(lambda x: (float(np.sum(x.astype(np.float64) ** 2)), 2 * x), 500)
