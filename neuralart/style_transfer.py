@@ -111,7 +111,7 @@ class StyleConfig:
     style_blend: tuple[float, ...] | None = None
     # 300 L-BFGS iterations reach, on the real SqueezeNet at 384 px, a lower loss than the chapter's 500 Adam
     # iterations with The Starry Night on the bridge (463k vs 488k; bench/speed.py, case style-quality) and with
-    # Matisse's Woman with a Hat on the shipwreck photo (124k vs 135k), in about 12 s on a 2-core CPU; with the
+    # Matisse's Woman with a Hat on the shipwreck photo (124k vs 135k), in about 11 s on a 2-core CPU; with the
     # Matisse on the bridge they end 3% above it (171k vs 166k), below Adam's loss after as many iterations (191k).
     iterations: int = 300
     optimizer: str = "lbfgs"
