@@ -58,7 +58,7 @@ class LbfgsStepper:
                  gradient_decay: float | None = 0.9, first_trial: float = 1.5, max_halvings: int = MAX_HALVINGS):
         self.max_halvings = int(max_halvings)
         self.low, self.high = _bound(low), _bound(high)
-        self.x = self._project(np.asarray(x0, dtype=np.float32).ravel())
+        self.x = self._project(np.array(x0, dtype=np.float32).ravel())  # A copy: never the caller's array.
         self.history = deque(maxlen=history)  # (s, y, 1 / s.y) of the latest steps
         self.gradient_decay, self.first_trial = gradient_decay, float(first_trial)
         self._squared_gradients: np.ndarray | None = None  # running mean, not yet bias-corrected

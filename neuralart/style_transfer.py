@@ -54,9 +54,10 @@ LOSS_TERMS = ("total", "content", "style", "tv")
 ADAM_BETA_2 = 0.999  # The chapter keeps Adam's default.
 LBFGS_HISTORY = 5
 # L-BFGS's smoothing (see `_SmoothedLbfgsScale`): the width of its Gaussian blur in pixels. With SqueezeNet at
-# 384 px and The Starry Night on the bridge, judged as bench/speed.py's style-quality case judges, blurs of 2 and 3
-# pixels with a smoothing of 2 to 4 reached the chapter's loss after 125 iterations, 1 and 4 pixels after 130 to
-# 165, and a smoothing of 8 or more after 150 or more (README, "Measured").
+# 384 px and The Starry Night on the bridge, judged as bench/speed.py's style-quality case judges (a first sweep
+# ran the same operator in numpy), blurs of 2 and 3 pixels with a smoothing of 2 to 4 reached the chapter's loss
+# after 120 to 130 iterations, 1 and 4 pixels after 130 to 165, a smoothing of 8 or more after 150 or more
+# (README, "Measured").
 SMOOTHING_SIGMA = 2.0
 # In bfloat16, L-BFGS halves a step at most this many times (instead of lbfgs.MAX_HALVINGS) before it gives up on
 # an iteration: late in a run the loss falls by less per iteration than its bfloat16 rounding noise, and a shorter
