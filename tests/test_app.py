@@ -173,6 +173,7 @@ def test_dream_streams_several_distinct_frames(client):
 def test_cancel_stops_the_run_within_one_chunk(client, monkeypatch):
     """Each chunk of steps is slowed to 0.3 s and logged; after job.cancel() at most the chunk already under way
     may start, the generator is closed, and no chunk runs after that."""
+    import app
     from neuralart import deepdream
 
     events: list[tuple[str, float]] = []
@@ -191,6 +192,9 @@ def test_cancel_stops_the_run_within_one_chunk(client, monkeypatch):
 
     monkeypatch.setattr(deepdream._DreamRun, "_ascend_chunk", logged_chunk)
     monkeypatch.setattr(deepdream._DreamRun, "frames", watched_frames)
+    # An image from every chunk, so that three images mean three chunks (the app sends fewer, see
+    # test_images_go_to_the_browser_at_most_every_interval_and_at_each_stage_end; Stop acts after every chunk alike).
+    monkeypatch.setattr(app, "IMAGE_INTERVAL_SECONDS", 0.0)
     job = client.submit(*dream_args(iterations=200), api_name="/dream")  # 40 chunks: 12 s if never stopped.
     images_seen = 0
     for output in job:
@@ -211,6 +215,32 @@ def test_cancel_stops_the_run_within_one_chunk(client, monkeypatch):
     assert len(chunk_starts) <= 6, f"{len(chunk_starts)} chunks ran for 3 frames"
     monkeypatch.undo()
     assert_normal_job_completes(client)
+
+
+def test_images_go_to_the_browser_at_most_every_interval_and_at_each_stage_end(monkeypatch):
+    """Every frame reaches the handler (its status line, and Stop, follow each chunk), but its image is sent only
+    for the first frame, a stage's last, and otherwise once IMAGE_INTERVAL_SECONDS have passed since the last."""
+    import app
+    from neuralart.frames import Frame
+
+    monkeypatch.setattr(app, "IMAGE_INTERVAL_SECONDS", 0.25)
+
+    def frames():
+        for step in range(1, 17):
+            time.sleep(0.05)
+            yield Frame(image=np.zeros((2, 2, 3), np.uint8), step=step, total_steps=16, stage_done=step == 9)
+
+    streamed = list(app.stream_frames(frames()))
+    assert [frame.step for frame, _, _ in streamed] == list(range(1, 17))
+    sent = [(frame.step, elapsed) for frame, elapsed, send_image in streamed if send_image]
+    assert sent[0][0] == 1 and 9 in [step for step, _ in sent]
+    assert 3 <= len(sent) <= 7, sent  # 16 frames over about 0.8 s
+    last_sent = None
+    for frame, elapsed, send_image in streamed:
+        if last_sent is not None and not frame.stage_done:
+            assert send_image == (elapsed - last_sent >= 0.25), (frame.step, elapsed, last_sent)
+        if send_image:
+            last_sent = elapsed
 
 
 def test_time_budget_keeps_the_last_image_with_a_warning(monkeypatch):
