@@ -198,9 +198,10 @@ def status_line(frame: Frame, elapsed: float) -> str:
     return f"{frame.stage} · step {frame.step}/{frame.total_steps} · {losses} · {elapsed:.1f} s"
 
 
-def final_status_line(frame: Frame, elapsed: float) -> str:
-    """The status of a run's last frame: done, or stopped early (time budget or an error, already warned)."""
-    return status_line(frame, elapsed) + (" · done" if frame.done else " · stopped early")
+def final_status_line(frame: Frame, elapsed: float, line: Callable[[Frame, float], str] | None = None) -> str:
+    """The status of a run's last frame, as `line` (default `status_line`) writes it: done, or stopped early
+    (time budget or an error, already warned)."""
+    return (line or status_line)(frame, elapsed) + (" · done" if frame.done else " · stopped early")
 
 
 def write_result(frame: Frame, technique: str, config) -> str:
@@ -652,8 +653,8 @@ def run_style(content_path, *values):
         yield ((frame.image, status, loss_history_table(history), gr.update()) if send_image
                else status_update(status, 4))
     if last is not None:
-        status = style_status_line(last, elapsed) + (" · done" if last.done else " · stopped early")
-        yield last.image, status, loss_history_table(history), write_result(last, "style", config)
+        yield (last.image, final_status_line(last, elapsed, style_status_line), loss_history_table(history),
+               write_result(last, "style", config))
     else:
         yield status_update(NO_FRAME_STATUS, 4)
 
