@@ -595,25 +595,26 @@ def style_network_updates(backbone: str) -> list:
 
 def style_preset_updates(preset: str, backbone: str) -> list:
     """Every setting of a preset: backbone, weights radio, the three loss-weight sliders, then iterations,
-    optimizer, init, size, style scale, colours and coarse-to-fine."""
+    optimizer, init, size, style scale, colours, coarse-to-fine and smoothing."""
     from neuralart.style_transfer import StyleConfig
 
     config = StyleConfig.preset("chapter") if preset == "chapter" else StyleConfig(backbone=backbone)
     return [gr.update(value=config.backbone), gr.update(value="imagenet"),
             *[gr.update(value=value) for value in style_loss_weight_sliders(config)],
             *[gr.update(value=getattr(config, field)) for field in
-              ("iterations", "optimizer", "init", "max_side", "style_scale", "preserve_colors", "multiscale")]]
+              ("iterations", "optimizer", "init", "max_side", "style_scale", "preserve_colors", "multiscale",
+               "smoothing")]]
 
 
 def style_config_from_widgets(blend, backbone, weights, log_content, log_style, log_tv, iterations, optimizer,
-                              init, max_side, style_scale, preserve_colors, multiscale, seed):
+                              init, max_side, style_scale, preserve_colors, multiscale, smoothing, seed):
     from neuralart.style_transfer import StyleConfig
 
     return StyleConfig(backbone=backbone, weights=weights_option(weights), content_weight=10.0 ** log_content,
                        style_weight=10.0 ** log_style, tv_weight=10.0 ** log_tv,
                        style_blend=tuple(blend) if len(blend) > 1 else None, iterations=iterations,
                        optimizer=optimizer, init=init, max_side=max_side, style_scale=style_scale,
-                       preserve_colors=preserve_colors, multiscale=bool(multiscale), seed=seed)
+                       preserve_colors=preserve_colors, multiscale=bool(multiscale), smoothing=smoothing, seed=seed)
 
 
 def style_status_line(frame: Frame, elapsed: float) -> str:
@@ -701,12 +702,15 @@ def build_style_tab() -> None:
                                         ("match the style's colours", "histogram")], value=defaults.preserve_colors,
                                        label="Keep the photo's colours", elem_id="style-colors")
             multiscale = gr.Checkbox(value=defaults.multiscale, label="Coarse to fine", elem_id="style-multiscale")
+            smoothing = gr.Slider(0, 10, value=defaults.smoothing, step=0.5, label="L-BFGS smoothing",
+                                  info="How much broader changes are favoured; 0 steps pixel by pixel",
+                                  elem_id="style-smoothing")
             seed, run, stop = seed_and_buttons(defaults.seed, "style")
             log_sliders = [content_weight, style_weight, tv_weight]
             add_recipe_drop("style", {"backbone": backbone, "weights": weights, "iterations": iterations,
                                       "optimizer": optimizer, "init": init, "max_side": max_side,
                                       "style_scale": style_scale, "preserve_colors": preserve_colors,
-                                      "multiscale": multiscale, "seed": seed},
+                                      "multiscale": multiscale, "smoothing": smoothing, "seed": seed},
                             extra=style_recipe_extra, extra_outputs=[*log_sliders, *blends],
                             extra_fields=["content_weight", "style_weight", "tv_weight", "style_blend"])
         with results_column():
@@ -722,9 +726,9 @@ def build_style_tab() -> None:
     backbone.input(style_network_updates, backbone, log_sliders, queue=False)
     preset.input(style_preset_updates, [preset, backbone],
                  [backbone, weights, *log_sliders, iterations, optimizer, init, max_side, style_scale,
-                  preserve_colors, multiscale], queue=False)
+                  preserve_colors, multiscale, smoothing], queue=False)
     inputs = [content, *styles, *blends, backbone, weights, *log_sliders, iterations, optimizer, init, max_side,
-              style_scale, preserve_colors, multiscale, seed]
+              style_scale, preserve_colors, multiscale, smoothing, seed]
     event = run.click(run_style, inputs, [output, status, plot, download], concurrency_id=TF_JOBS,
                       trigger_mode="once", show_progress_on=[status], api_name="style")
     stop.click(None, None, None, cancels=[event])

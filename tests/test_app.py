@@ -541,7 +541,7 @@ def technique_runs() -> dict:
 
         runs["style"] = (StyleConfig(backbone="squeezenet", weights=None, content_weight=100.0, style_weight=10.0,
                                      tv_weight=1e-4, iterations=10, optimizer="adam", max_side=96,
-                                     multiscale=False, seed=4),
+                                     multiscale=False, smoothing=1.5, seed=4),
                          lambda config: stylize(str(PHOTO), [str(STYLE_PICTURE)], config))
     return runs
 
