@@ -123,6 +123,18 @@ def uploaded_path(payload) -> str | None:
     return None if payload is None or payload.path is None else str(payload.path)
 
 
+# After a run's event ends, a status line still showing progress (it ends with the elapsed seconds) means that
+# Stop cancelled it: the server closed the run's generator, which could say nothing more. The mark is added then,
+# in the page, and not when Stop is clicked: frames already on their way would overwrite it.
+MARK_STOPPED_JS = r"(status) => /^(?!Not started).* · \d+\.\d s$/.test(status || '') ? status + ' · stopped' : status"
+
+
+def wire_stop(stop: gr.Button, event, status: gr.Textbox) -> None:
+    """Stop cancels `event` (the tab's run); when the run ends, a stopped run's status line is marked so."""
+    stop.click(None, None, None, cancels=[event])
+    event.then(None, [status], [status], js=MARK_STOPPED_JS, queue=False)
+
+
 def seed_and_buttons(seed: int, tab: str):
     """The seed box and the Run and Stop buttons every tab ends its settings with (ids "<tab>-run", "<tab>-stop")."""
     seed_box = gr.Number(value=seed, precision=0, label="Seed", minimum=0)
@@ -381,7 +393,7 @@ def build_dream_tab() -> None:
               *layer_sliders]
     event = run.click(run_dream, inputs, [output, status, gallery, download], concurrency_id=TF_JOBS,
                       trigger_mode="once", show_progress_on=[status], api_name="dream")
-    stop.click(None, None, None, cancels=[event])
+    wire_stop(stop, event, status)
 
 
 # --- Feature visualization tab -------------------------------------------------------------------------------
@@ -545,7 +557,7 @@ def build_features_tab() -> None:
     inputs = [backbone, weights, layer, filters, objective, class_index, negative, mode, steps, size, seed]
     event = run.click(run_filters, inputs, [output, status, download], concurrency_id=TF_JOBS,
                       trigger_mode="once", show_progress_on=[status], api_name="filters")
-    stop.click(None, None, None, cancels=[event])
+    wire_stop(stop, event, status)
     # Click-free: a new photo, layer or set of weights redraws the maps (one forward pass each).
     maps_inputs, maps_outputs = [photo, backbone, weights, maps_layer], [maps_output, maps_status]
     photo.change(show_feature_maps, maps_inputs, maps_outputs, concurrency_id=TF_JOBS,
@@ -731,7 +743,7 @@ def build_style_tab() -> None:
               style_scale, preserve_colors, multiscale, smoothing, seed]
     event = run.click(run_style, inputs, [output, status, plot, download], concurrency_id=TF_JOBS,
                       trigger_mode="once", show_progress_on=[status], api_name="style")
-    stop.click(None, None, None, cancels=[event])
+    wire_stop(stop, event, status)
 
 
 def style_recipe_extra(config) -> list:

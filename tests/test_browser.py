@@ -150,7 +150,8 @@ def assert_inside(inner: dict, outer: dict) -> None:
 
 def stop_and_check_it_stopped(page, stop_id: str, output_id: str, status_id: str) -> None:
     """Click Stop: the status stops showing progress, and after at most a frame or two already on their way,
-    no image arrives for two seconds (several chunks' worth: a run still going would keep sending frames)."""
+    no image arrives for two seconds (several chunks' worth: a run still going would keep sending frames); then
+    the status line says the run was stopped."""
     before = output_sources(page, output_id)
     page.locator(f"#{stop_id}").click()
     page.wait_for_function(f"!document.querySelector('#{status_id} [data-testid=status-tracker]')"
@@ -165,6 +166,8 @@ def stop_and_check_it_stopped(page, stop_id: str, output_id: str, status_id: str
             quiet_since = time.monotonic()
         page.wait_for_timeout(100)
     assert len(arrived) <= 2, f"{len(arrived)} images arrived after Stop"
+    status = page.locator(f"#{status_id} textarea").input_value()
+    assert status.endswith(" · stopped"), f"the status after Stop: {status!r}"
 
 
 def assert_not_done_and_screenshot(page, folder: Path, tab: str) -> None:
@@ -317,3 +320,22 @@ def test_style_tab_streams_stops_and_reports_bad_files(page, server, screenshots
         label.first.wait_for(timeout=10_000)
         assert_inside(label.first.bounding_box(), plot.bounding_box())
     stop_then_refuse_a_bad_file(page, screenshots, "style", "style-content", bad_file)
+
+
+def test_stop_mark_goes_only_on_a_line_still_showing_progress(browser):
+    """The page's Stop mark (app.MARK_STOPPED_JS, run after every run's event ends): a progress line gets
+    " · stopped"; a finished, budget-stopped, refused or empty status is left as it is."""
+    import app
+
+    page = browser.new_page()
+    try:
+        def marked(status: str) -> str:
+            return page.evaluate(f"({app.MARK_STOPPED_JS})", status)
+
+        progress = "scale 1/2 (192x144) · iteration 45/600 · total 6.1e+05 · 3.5 s"
+        assert marked(progress) == progress + " · stopped"
+        for unchanged in (progress + " · done", progress + " · stopped early", app.NO_FRAME_STATUS,
+                          "Not started: the photo is 5 x 5 pixels, at 2.0 s", ""):
+            assert marked(unchanged) == unchanged
+    finally:
+        page.close()
