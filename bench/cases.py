@@ -315,10 +315,8 @@ def style_quality(options) -> dict:
     reference = _chapter_style_for(backbone, config, style_transfer)
     targets = reference.targets(images.uint8_to_pixels(content), images.uint8_to_pixels(style))
     reference.warm_up(images.uint8_to_pixels(content), targets)
-    start = time.perf_counter()
-    reference_image, _ = reference.run(images.uint8_to_pixels(content), targets, iterations)
-    reference_s = time.perf_counter() - start
-    goal = reference.loss_of(images.pixels_to_uint8(reference_image), *targets)
+    reference_s, goal, reached = _style_rounds(style_transfer, content, config, reference, targets, iterations,
+                                               rounds=max(2, options.repeats))
 
     adam_config = dataclasses.replace(config, optimizer="adam", multiscale=False, iterations=iterations,
                                       frame_every=iterations)
@@ -331,9 +329,10 @@ def style_quality(options) -> dict:
                     project_s=round(adam_s, 2), reference_loss=round(goal, 1),
                     project_loss=round(reference.loss_of(adam_frame.image, *targets), 1))
     rows, notes = [], []
-    for label, settings in (("project default", config),
-                            ("project L-BFGS without smoothing", dataclasses.replace(config, smoothing=0.0))):
-        reached_s, total_s, best_loss = _time_to_loss(style_transfer, content, settings, reference, targets, goal)
+    plain = _time_to_loss(style_transfer, content, dataclasses.replace(config, smoothing=0.0), reference, targets,
+                          goal)
+    for label, (reached_s, total_s, best_loss) in (("project default", reached),
+                                                    ("project L-BFGS without smoothing", plain)):
         rows.append(_row(f"Style, real SqueezeNet 384 px: chapter Adam x{iterations} vs {label}, time to the "
                          "chapter's loss", reference_s=round(reference_s, 2),
                          project_s=round(reached_s, 2) if reached_s is not None else None,
@@ -343,6 +342,26 @@ def style_quality(options) -> dict:
         if reached_s is None:
             notes.append(f"style quality: the {label} never reached the chapter's loss")
     return {"rows": [*rows, adam_row], "notes": notes}
+
+
+def _style_rounds(style_transfer, content, config, reference, targets, iterations: int, rounds: int):
+    """The chapter's Adam and the project's default, alternately, `rounds` times each (a burst of outside load
+    then slows one round of each, not one side's only run): (the reference's best seconds, the loss its first
+    run ends at, which is the goal, and the project's best `_time_to_loss` against that goal)."""
+    from neuralart import images
+
+    content_pixels = images.uint8_to_pixels(content)
+    reference_s, goal, reached = math.inf, None, None
+    for _ in range(rounds):
+        start = time.perf_counter()
+        reference_image, _ = reference.run(content_pixels, targets, iterations)
+        reference_s = min(reference_s, time.perf_counter() - start)
+        if goal is None:
+            goal = reference.loss_of(images.pixels_to_uint8(reference_image), *targets)
+        attempt = _time_to_loss(style_transfer, content, config, reference, targets, goal)
+        if reached is None or (attempt[0] or math.inf) < (reached[0] or math.inf):
+            reached = attempt
+    return reference_s, goal, reached
 
 
 def _time_to_loss(style_transfer, content, config, reference, targets, goal: float):
@@ -365,7 +384,7 @@ def _time_to_loss(style_transfer, content, config, reference, targets, goal: flo
 
 def style_speed(options) -> dict:
     """VGG19 at 512 px (random weights): seconds per iteration of the chapter's Adam step and of the project's
-    default optimizer, without coarse-to-fine so every iteration is at 512 px."""
+    default optimizer, both in steady state, without coarse-to-fine so every iteration is at 512 px."""
     style_transfer = _style_module()
     if style_transfer is None:
         return _skip("style speed", "neuralart.style_transfer is not there yet")
@@ -376,7 +395,7 @@ def style_speed(options) -> dict:
     from neuralart.models import get_backbone
 
     side = 512
-    iterations = 4 if options.quick else 10
+    iterations = 5 if options.quick else 12
     content = _photo((side * 3 // 4, side))
     style = _photo((side, side * 3 // 4))
     backbone = get_backbone("vgg19", None)
@@ -390,9 +409,14 @@ def style_speed(options) -> dict:
     reference_per_iteration = (time.perf_counter() - start) / iterations
 
     list(style_transfer.stylize(content, [style], dataclasses.replace(config, iterations=1)))  # Warm.
-    start = time.perf_counter()
-    last = list(style_transfer.stylize(content, [style], config))[-1]
-    project_per_iteration = (time.perf_counter() - start) / max(1, last.step)
+    # Per iteration in steady state, as the reference's loop is timed (its targets are computed before its
+    # clock starts): from the first frame, one per iteration, to the last. The whole run per iteration, which
+    # also counts the targets and the first evaluation, is reported beside it.
+    start, stamps = time.perf_counter(), []
+    for frame in style_transfer.stylize(content, [style], dataclasses.replace(config, frame_every=1)):
+        stamps.append((time.perf_counter() - start, frame.step))
+    (first_s, first_step), (last_s, last_step) = stamps[0], stamps[-1]
+    project_per_iteration = (last_s - first_s) / max(1, last_step - first_step)
     image_spec = tf.TensorSpec([1, *content.shape[:2], 3], tf.float32)
     flops = step_flops(tf.function(reference._loss_and_gradient), image_spec, *targets)
     peak = peaks(quick=True)
@@ -403,6 +427,7 @@ def style_speed(options) -> dict:
                step_gflops_reference=round(flops / reference_per_iteration / 1e9, 1),
                step_gflops_project=round(flops / project_per_iteration / 1e9, 1), peak_gflops=peak,
                peak_share=round(flops / project_per_iteration / 1e9 / peak[precision], 2),
+               project_whole_run_per_iteration_s=round(last_s / max(1, last_step), 3),
                peak_rss_mb=peak_rss_megabytes())
     return {"rows": [row], "notes": []}
 
