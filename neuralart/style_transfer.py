@@ -443,7 +443,6 @@ class _LbfgsScale:
 
     def __init__(self, run: _StyleRun, pixels: np.ndarray, content_targets, style_targets):
         self.run_state, self.content_targets, self.style_targets = run, content_targets, style_targets
-        self.functions = _concrete(run.steps_function)
         self.shape = pixels.shape
         self.best_seen = _Best()
         self.optimizer = self._optimizer(pixels)
@@ -457,12 +456,8 @@ class _LbfgsScale:
         return BFLOAT16_HALVINGS if self.run_state.precision == "bfloat16" else MAX_HALVINGS
 
     def _value_and_gradient(self, flat: np.ndarray):
-        import tensorflow as tf
-
-        pixels, run = flat.reshape(self.shape), self.run_state
-        terms, gradient = self.functions.value_and_gradient(
-            tf.constant(pixels), self.content_targets, self.style_targets, run.content_layer_weights,
-            run.style_layer_weights, run.loss_weights)
+        pixels = flat.reshape(self.shape)
+        terms, gradient = self.run_state.evaluate(pixels, self.content_targets, self.style_targets)
         terms = terms.numpy()
         self.best_seen.offer(float(terms[0]), pixels, terms)
         return float(terms[0]), gradient.numpy()
@@ -513,8 +508,8 @@ class _SmoothedLbfgsScale(_LbfgsScale):
     def _value_and_gradient(self, flat: np.ndarray):
         import tensorflow as tf
 
-        run = self.run_state
-        objective, terms, gradient = self.functions.smoothed_value_and_gradient(
+        steps, run = self.run_state.steps_function, self.run_state
+        objective, terms, gradient = steps.smoothed_value_and_gradient(
             tf.constant(flat.reshape(self.shape)), self.start, self.smoothing, self.content_targets,
             self.style_targets, run.content_layer_weights, run.style_layer_weights, run.loss_weights)
         objective = float(objective)
@@ -524,7 +519,7 @@ class _SmoothedLbfgsScale(_LbfgsScale):
     def _image(self, optimised: np.ndarray) -> np.ndarray:
         import tensorflow as tf
 
-        return self.functions.smoothed_image(
+        return self.run_state.steps_function.smoothed_image(
             tf.constant(optimised.reshape(self.shape)), self.start, self.smoothing).numpy()
 
 
@@ -535,7 +530,6 @@ class _AdamScale:
         import tensorflow as tf
 
         self.run_state, self.content_targets, self.style_targets = run, content_targets, style_targets
-        self.adam_step = _concrete(run.steps_function).adam_step
         config = run.config
         self.hyper = tf.constant([config.learning_rate, config.beta_1, ADAM_BETA_2, config.epsilon], tf.float32)
         self.pixels = tf.constant(pixels, tf.float32)
@@ -557,7 +551,7 @@ class _AdamScale:
         run = self.run_state
         for _ in range(iterations):  # One traced call per step (see the note on speed in neuralart.deepdream).
             (self.pixels, self.first_moment, self.second_moment, self.step_count, self.best_pixels, self.best_loss,
-             self.best_terms, last_terms) = self.adam_step(
+             self.best_terms, last_terms) = run.steps_function.adam_step(
                 self.pixels, self.first_moment, self.second_moment, self.step_count, self.hyper, self.best_pixels,
                 self.best_loss, self.best_terms, self.content_targets, self.style_targets,
                 run.content_layer_weights, run.style_layer_weights, run.loss_weights)
@@ -588,13 +582,6 @@ class StyleSteps:
     smoothed_value_and_gradient: object
     smoothed_image: object
     adam_step: object
-
-
-def _concrete(steps: StyleSteps) -> StyleSteps:
-    """The same steps as their one concrete function each (every signature is fixed): a call then skips binding
-    its arguments to the signature, which took about 0.8 ms of each SqueezeNet evaluation (about 25 ms at 384
-    px), with eight tensors in and two lists of targets."""
-    return StyleSteps(*(getattr(steps, field.name).get_concrete_function() for field in dataclasses.fields(steps)))
 
 
 def style_steps(backbone: Backbone, content_layers: tuple[str, ...], style_layers: tuple[str, ...]) -> StyleSteps:
