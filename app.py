@@ -129,10 +129,30 @@ def uploaded_path(payload) -> str | None:
 MARK_STOPPED_JS = r"(status) => /^(?!Not started).* · \d+\.\d s$/.test(status || '') ? status + ' · stopped' : status"
 
 
-def wire_stop(stop: gr.Button, event, status: gr.Textbox) -> None:
-    """Stop cancels `event` (the tab's run); when the run ends, a stopped run's status line is marked so."""
+STOPPED_MARK = " · stopped"
+
+
+def wire_stop(stop: gr.Button, event, status: gr.Textbox, download: gr.File, shown: gr.State) -> None:
+    """Stop cancels `event` (the tab's run). When the run ends, a stopped run's status line is marked so, and
+    the last image it showed is offered as a PNG with its recipe (`shown`, kept by the run: see `shown_state`)."""
     stop.click(None, None, None, cancels=[event])
-    event.then(None, [status], [status], js=MARK_STOPPED_JS, queue=False)
+    marked = event.then(None, [status], [status], js=MARK_STOPPED_JS, queue=False)
+    marked.then(offer_stopped_result, [status, shown], [download], queue=False, api_visibility="private")
+
+
+def shown_state(recipe: Mapping, image=None) -> dict:
+    """What a run keeps on the server as it goes (the last output of each tab's run, a gr.State): its recipe
+    and the last image it sent. The image shown in the page cannot serve: a streamed image reaches a later
+    event's handler as the update that carried it, without its file."""
+    return {"recipe": recipe, "image": image}
+
+
+def offer_stopped_result(status: str | None, shown: Mapping | None):
+    """The PNG download of a stopped run: the last image it showed, with its recipe. A run that finished (or
+    ended early by itself) has offered its own PNG already, and one that never showed an image has nothing."""
+    if not shown or shown["image"] is None or not (status or "").endswith(STOPPED_MARK):
+        return gr.update()
+    return write_png(shown["image"], shown["recipe"], "-stopped")
 
 
 def seed_and_buttons(seed: int, tab: str):
@@ -162,11 +182,12 @@ def start_run(make_frames: Callable[[], Iterator[Frame]]) -> Iterator[Frame]:
         raise gr.Error("Something went wrong while starting the run; please try other settings.") from error
 
 
-def start_streaming(make_frames: Callable[[], Iterator[Frame]], output_count: int):
+def start_streaming(make_frames: Callable[[], Iterator[Frame]], output_count: int, recipe: Mapping):
     """For a streaming handler, as `frames = yield from start_streaming(...)`: says "Loading the network…" in the
-    status box, then returns the technique's generator. If that cannot start (missing weights, a bad photo),
-    the status box says why before the message's error toast, instead of loading forever."""
-    yield status_update("Loading the network…", output_count)
+    status box and keeps the run's recipe (the last output, a gr.State: see `shown_state`), then
+    returns the technique's generator. If that cannot start (missing weights, a bad photo), the status box says
+    why before the message's error toast, instead of loading forever."""
+    yield (*status_update("Loading the network…", output_count)[:-1], shown_state(recipe))
     try:
         return start_run(make_frames)
     except gr.Error as error:
@@ -218,9 +239,15 @@ def final_status_line(frame: Frame, elapsed: float, line: Callable[[Frame, float
 
 def write_result(frame: Frame, technique: str, config) -> str:
     """The final image as a PNG carrying its recipe, in a fresh temporary folder (Gradio serves a copy)."""
+    return write_png(frame.image, recipes.recipe_for(technique, config))
+
+
+def write_png(image, recipe: Mapping, suffix: str = "") -> str:
+    """`image` as a PNG carrying `recipe` (recipes.recipe_for), named after the technique and seed, in a fresh
+    temporary folder."""
     folder = tempfile.mkdtemp(prefix="neuralart-")
-    path = os.path.join(folder, f"{technique}-seed{getattr(config, 'seed', 0)}.png")
-    images.save_png(path, frame.image, recipes.recipe_for(technique, config))
+    path = os.path.join(folder, f"{recipe['technique']}-seed{recipe['config'].get('seed', 0)}{suffix}.png")
+    images.save_png(path, image, recipe)
     return path
 
 
@@ -331,7 +358,7 @@ def dream_config_from_widgets(backbone, weights, octaves, octave_scale, iteratio
 
 
 def run_dream(image_path, *widget_values):
-    """Stream a DeepDream run: (image, status, per-octave gallery, PNG download)."""
+    """Stream a DeepDream run: (image, status, per-octave gallery, PNG download, what it showed)."""
     from neuralart.deepdream import dream
 
     if not image_path:
@@ -340,18 +367,21 @@ def run_dream(image_path, *widget_values):
         config = dream_config_from_widgets(*widget_values)
     except ValueError as error:
         raise gr.Error(str(error)) from error
-    frames = yield from start_streaming(lambda: dream(image_path, config), 4)
+    recipe = recipes.recipe_for("dream", config)
+    frames = yield from start_streaming(lambda: dream(image_path, config), 5, recipe)
     octaves, last = [], None
     for frame, elapsed, send_image in stream_frames(frames):
         last = frame
         if frame.stage_done:
             octaves.append((frame.image, frame.stage))
         status = status_line(frame, elapsed)
-        yield (frame.image, status, octaves, gr.update()) if send_image else status_update(status, 4)
+        yield ((frame.image, status, octaves, gr.update(), shown_state(recipe, frame.image)) if send_image
+               else status_update(status, 5))
     if last is not None:
-        yield last.image, final_status_line(last, elapsed), octaves, write_result(last, "dream", config)
+        yield (last.image, final_status_line(last, elapsed), octaves, write_result(last, "dream", config),
+               gr.update())
     else:
-        yield status_update(NO_FRAME_STATUS, 4)
+        yield status_update(NO_FRAME_STATUS, 5)
 
 
 def build_dream_tab() -> None:
@@ -385,15 +415,16 @@ def build_dream_tab() -> None:
             status = gr.Textbox(label="Status", interactive=False, elem_id="dream-status")
             gallery = gr.Gallery(label="End of each octave", columns=4, height=200, format="png",
                                  elem_id="dream-gallery")
-            download = gr.File(label="Final PNG (with its recipe)", interactive=False, elem_id="dream-download")
+            download = gr.File(label="PNG (with its recipe)", interactive=False, elem_id="dream-download")
     # .input, not .change: a restored recipe sets the backbone and its sliders together, and a .change
     # would then reset the sliders to the backbone's defaults.
     backbone.input(dream_layer_updates, backbone, layer_sliders, queue=False)
     inputs = [image, backbone, weights, octaves, octave_scale, iterations, step, max_loss, max_side, seed,
               *layer_sliders]
-    event = run.click(run_dream, inputs, [output, status, gallery, download], concurrency_id=TF_JOBS,
+    shown = gr.State()
+    event = run.click(run_dream, inputs, [output, status, gallery, download, shown], concurrency_id=TF_JOBS,
                       trigger_mode="once", show_progress_on=[status], api_name="dream")
-    wire_stop(stop, event, status)
+    wire_stop(stop, event, status, download, shown)
 
 
 # --- Feature visualization tab -------------------------------------------------------------------------------
@@ -431,23 +462,25 @@ def filter_config_from_widgets(backbone, weights, layer, filters, objective, cla
 
 
 def run_filters(*widget_values):
-    """Stream a feature-visualization run: (grid, status, PNG download)."""
+    """Stream a feature-visualization run: (grid, status, PNG download, what it showed)."""
     from neuralart.features import visualize
 
     try:
         config = filter_config_from_widgets(*widget_values)
     except ValueError as error:
         raise gr.Error(str(error)) from error
-    frames = yield from start_streaming(lambda: visualize(config), 3)
+    recipe = recipes.recipe_for("filters", config)
+    frames = yield from start_streaming(lambda: visualize(config), 4, recipe)
     last = None
     for frame, elapsed, send_image in stream_frames(frames):
         last = frame
         status = status_line(frame, elapsed)
-        yield (frame.image, status, gr.update()) if send_image else status_update(status, 3)
+        yield ((frame.image, status, gr.update(), shown_state(recipe, frame.image)) if send_image
+               else status_update(status, 4))
     if last is not None:
-        yield last.image, final_status_line(last, elapsed), write_result(last, "filters", config)
+        yield last.image, final_status_line(last, elapsed), write_result(last, "filters", config), gr.update()
     else:
-        yield status_update(NO_FRAME_STATUS, 3)
+        yield status_update(NO_FRAME_STATUS, 4)
 
 
 def show_feature_maps(photo, backbone, weights, layer):
@@ -532,7 +565,7 @@ def build_features_tab() -> None:
             output = gr.Image(label="Visualizations, strongest first", format="png", type="numpy",
                               interactive=False, elem_id="features-output")
             status = gr.Textbox(label="Status", interactive=False, elem_id="features-status")
-            download = gr.File(label="Final PNG (with its recipe)", interactive=False, elem_id="features-download")
+            download = gr.File(label="PNG (with its recipe)", interactive=False, elem_id="features-download")
     gr.Markdown("### What a photo does to the network\nEach tile is one channel of the layer's output for your "
                 "photo (bright = strong), the most active first; below, the first layer's learned kernels.")
     with gr.Row():
@@ -555,9 +588,10 @@ def build_features_tab() -> None:
     backbone.input(features_layer_update, backbone, layer, queue=False)
     backbone.change(features_layer_update, backbone, maps_layer, queue=False)
     inputs = [backbone, weights, layer, filters, objective, class_index, negative, mode, steps, size, seed]
-    event = run.click(run_filters, inputs, [output, status, download], concurrency_id=TF_JOBS,
+    shown = gr.State()
+    event = run.click(run_filters, inputs, [output, status, download, shown], concurrency_id=TF_JOBS,
                       trigger_mode="once", show_progress_on=[status], api_name="filters")
-    wire_stop(stop, event, status)
+    wire_stop(stop, event, status, download, shown)
     # Click-free: a new photo, layer or set of weights redraws the maps (one forward pass each).
     maps_inputs, maps_outputs = [photo, backbone, weights, maps_layer], [maps_output, maps_status]
     photo.change(show_feature_maps, maps_inputs, maps_outputs, concurrency_id=TF_JOBS,
@@ -645,7 +679,7 @@ def loss_history_table(history: list[tuple[int, str, float]]):
 
 
 def run_style(content_path, *values):
-    """Stream a style transfer run: (image, status, loss plot, PNG download)."""
+    """Stream a style transfer run: (image, status, loss plot, PNG download, what it showed)."""
     from neuralart.style_transfer import stylize
 
     chosen = [(path, weight) for path, weight in zip(values[:STYLE_SLOTS], values[STYLE_SLOTS:2 * STYLE_SLOTS])
@@ -656,20 +690,23 @@ def run_style(content_path, *values):
         config = style_config_from_widgets([weight for _, weight in chosen], *values[2 * STYLE_SLOTS:])
     except ValueError as error:
         raise gr.Error(str(error)) from error
-    frames = yield from start_streaming(lambda: stylize(content_path, [path for path, _ in chosen], config), 4)
+    recipe = recipes.recipe_for("style", config)
+    frames = yield from start_streaming(lambda: stylize(content_path, [path for path, _ in chosen], config), 5,
+                                        recipe)
     history, last = [], None
     for frame, elapsed, send_image in stream_frames(frames):
         last = frame
         history.extend((frame.step, name, value) for name, value in frame.losses.items())
         status = style_status_line(frame, elapsed)
         # The loss plot follows the image: its table is re-sent whole each time.
-        yield ((frame.image, status, loss_history_table(history), gr.update()) if send_image
-               else status_update(status, 4))
+        yield ((frame.image, status, loss_history_table(history), gr.update(), shown_state(recipe, frame.image))
+               if send_image
+               else status_update(status, 5))
     if last is not None:
         yield (last.image, final_status_line(last, elapsed, style_status_line), loss_history_table(history),
-               write_result(last, "style", config))
+               write_result(last, "style", config), gr.update())
     else:
-        yield status_update(NO_FRAME_STATUS, 4)
+        yield status_update(NO_FRAME_STATUS, 5)
 
 
 def build_style_tab() -> None:
@@ -732,7 +769,7 @@ def build_style_tab() -> None:
             # height: with one, Gradio draws the chart that tall and cuts off the legend below it.
             plot = gr.LinePlot(None, x="iteration", y="log10 loss", color="loss",
                                label="Losses (log10) by iteration", elem_id="style-losses")
-            download = gr.File(label="Final PNG (with its recipe)", interactive=False, elem_id="style-download")
+            download = gr.File(label="PNG (with its recipe)", interactive=False, elem_id="style-download")
     gr.Markdown(STYLE_EXPLANATION)
     # .input, not .change: a restored recipe or a preset sets the network and the weights together.
     backbone.input(style_network_updates, backbone, log_sliders, queue=False)
@@ -741,9 +778,10 @@ def build_style_tab() -> None:
                   preserve_colors, multiscale, smoothing], queue=False)
     inputs = [content, *styles, *blends, backbone, weights, *log_sliders, iterations, optimizer, init, max_side,
               style_scale, preserve_colors, multiscale, smoothing, seed]
-    event = run.click(run_style, inputs, [output, status, plot, download], concurrency_id=TF_JOBS,
+    shown = gr.State()
+    event = run.click(run_style, inputs, [output, status, plot, download, shown], concurrency_id=TF_JOBS,
                       trigger_mode="once", show_progress_on=[status], api_name="style")
-    wire_stop(stop, event, status)
+    wire_stop(stop, event, status, download, shown)
 
 
 def style_recipe_extra(config) -> list:

@@ -131,8 +131,10 @@ def test_demo_is_built_hardened(tmp_path):
     # Photo uploads reach our loader untouched (app.photo_input): Gradio would convert a 16-bit file itself.
     sixteen_bit = next(case for case in hostile_inputs.corpus() if case.name == "sixteen_bit_grey")
     path = sixteen_bit.write(tmp_path)
-    uploads = {block._id: block for fn in demo.fns.values() for block in fn.inputs if isinstance(block, gr.Image)}
-    assert uploads
+    # (An image shown as a result is an input too, of the step that offers a stopped run's PNG: not an upload.)
+    uploads = {block._id: block for fn in demo.fns.values() for block in fn.inputs
+               if isinstance(block, gr.Image) and block.interactive is not False}
+    assert len(uploads) >= 5, "the photo, content and style uploads"
     for block in uploads.values():
         assert block.preprocess(gr.components.image.ImageData(path=str(path), orig_name=path.name)) == str(path)
 
@@ -250,10 +252,41 @@ def test_time_budget_keeps_the_last_image_with_a_warning(monkeypatch):
     values = dream_args(iterations=1000, max_side=128)[1:]
     with pytest.warns(UserWarning, match=r"Time budget of 0.5 s reached"):
         outputs = list(app.run_dream(str(PHOTO), *values))
-    image, status, _, download = outputs[-1]
+    image, status, _, download, _ = outputs[-1]
     assert isinstance(image, np.ndarray) and image.dtype == np.uint8
     assert status.endswith("stopped early") and "/1000" in status
     assert Path(download).is_file()
+
+
+
+def test_a_stopped_run_offers_its_last_image_with_the_runs_recipe():
+    """The run keeps its recipe as it starts, and each image it sends; after Stop (the page marks the status), the
+    last image sent comes back as a PNG carrying that recipe. Finished, budget-stopped and imageless runs get
+    nothing more."""
+    import gradio as gr
+
+    import app
+    from neuralart import images, recipes
+
+    values = dream_args(iterations=1, octaves=1, max_side=64, seed=5)[1:]
+    outputs = list(app.run_dream(str(PHOTO), *values))
+    recipe = recipes.recipe_for("dream", app.dream_config_from_widgets(*values))
+    assert outputs[0][-1] == app.shown_state(recipe), "the run keeps its recipe before any image"
+    *streamed, final = [output for output in outputs if isinstance(output[0], np.ndarray)]
+    assert streamed and all(output[-1] == {"recipe": recipe, "image": output[0]} for output in streamed)
+    assert final[-1] == gr.update(), "the last output (with the final PNG) leaves what was kept"
+
+    shown = streamed[-1][-1]
+    stopped = "octave 1/1 · step 1/1 · loss 0.5 · 3.2 s" + app.STOPPED_MARK
+    path = app.offer_stopped_result(stopped, shown)
+    assert Path(path).name == "dream-seed5-stopped.png"
+    assert images.read_recipe(path) == json.loads(json.dumps(recipe))
+    assert np.array_equal(images.load_image(path), shown["image"])
+    ended_otherwise = [stopped.replace(app.STOPPED_MARK, ending) for ending in (" · done", " · stopped early")]
+    for status in (*ended_otherwise, app.NO_FRAME_STATUS, None):
+        assert app.offer_stopped_result(status, shown) == gr.update(), status
+    assert app.offer_stopped_result(stopped, app.shown_state(recipe)) == gr.update(), "no image was shown"
+    assert app.offer_stopped_result(stopped, None) == gr.update()
 
 
 # --- weights ---------------------------------------------------------------------------------------------------
@@ -571,7 +604,8 @@ def test_each_tab_restores_a_recipe_and_reproduces_its_image(technique, tmp_path
     values = [next(photos, None) if isinstance(widget, gr.Image) else restored.get(widget._id, widget.value)
               for widget in run.inputs]
     outputs = list(run.fn(*values))[-1]
-    image, download = outputs[0], outputs[-1]
+    image = outputs[0]
+    download = next(value for widget, value in zip(run.outputs, outputs) if isinstance(widget, gr.File))
     assert recipes.config_from_recipe(images.read_recipe(download), technique) == config
     assert np.array_equal(image, expected), "the restored settings made another image"
 

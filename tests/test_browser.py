@@ -148,12 +148,13 @@ def assert_inside(inner: dict, outer: dict) -> None:
         f"{inner} is not inside {outer}"
 
 
-def stop_and_check_it_stopped(page, stop_id: str, output_id: str, status_id: str) -> None:
+def stop_and_check_it_stopped(page, tab: str) -> None:
     """Click Stop: the status stops showing progress, and after at most a frame or two already on their way,
     no image arrives for two seconds (several chunks' worth: a run still going would keep sending frames); then
-    the status line says the run was stopped."""
+    the status line says the run was stopped, and the last image is offered as a PNG (with the run's recipe)."""
+    output_id, status_id = f"{tab}-output", f"{tab}-status"
     before = output_sources(page, output_id)
-    page.locator(f"#{stop_id}").click()
+    page.locator(f"#{tab}-stop").click()
     page.wait_for_function(f"!document.querySelector('#{status_id} [data-testid=status-tracker]')"
                            ".classList.contains('generating')", timeout=15_000)
     arrived, quiet_since = set(), time.monotonic()
@@ -168,6 +169,7 @@ def stop_and_check_it_stopped(page, stop_id: str, output_id: str, status_id: str
     assert len(arrived) <= 2, f"{len(arrived)} images arrived after Stop"
     status = page.locator(f"#{status_id} textarea").input_value()
     assert status.endswith(" · stopped"), f"the status after Stop: {status!r}"
+    page.locator(f"#{tab}-download a[download$='-stopped.png']").wait_for(timeout=10_000)
 
 
 def assert_not_done_and_screenshot(page, folder: Path, tab: str) -> None:
@@ -178,7 +180,7 @@ def assert_not_done_and_screenshot(page, folder: Path, tab: str) -> None:
 def stop_then_refuse_a_bad_file(page, folder: Path, tab: str, input_id: str, bad_file: Path) -> None:
     """Stop the streaming run (it stops, unfinished; the tab is photographed), then Run on a corrupt upload:
     a clear error toast."""
-    stop_and_check_it_stopped(page, f"{tab}-stop", f"{tab}-output", f"{tab}-status")
+    stop_and_check_it_stopped(page, tab)
     assert_not_done_and_screenshot(page, folder, tab)
     upload(page, input_id, bad_file)
     page.locator(f"#{tab}-run").click()
@@ -291,7 +293,7 @@ def test_features_tab_streams_stops_and_reports_bad_files(page, server, screensh
     page.locator("#features-run").click()
     collect_streamed_images(page, "features-output")
     assert_in_view(page, "features-output")
-    stop_and_check_it_stopped(page, "features-stop", "features-output", "features-status")
+    stop_and_check_it_stopped(page, "features")
     assert_not_done_and_screenshot(page, screenshots, "features")
 
     upload(page, "features-photo", bad_file)

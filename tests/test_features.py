@@ -622,7 +622,7 @@ def test_app_handlers_build_configs_and_stream(tmp_path):
     assert made.steps is None and made.filters == "0-1" and made.weights is None
     widget_values = ("squeezenet", "random", "fire2_concat", "0-1", "channel", 0, False, "classic", 2, 48, 0)
     outputs = list(app.run_filters(*widget_values))
-    final_image, final_status, download = outputs[-1]
+    final_image, final_status, download, _ = outputs[-1]
     assert final_image.dtype == np.uint8 and "done" in final_status
     assert images.read_recipe(download)["technique"] == "filters"
 
