@@ -127,9 +127,7 @@ def uploaded_path(payload) -> str | None:
 # Stop cancelled it: the server closed the run's generator, which could say nothing more. The mark is added then,
 # in the page, and not when Stop is clicked: frames already on their way would overwrite it.
 MARK_STOPPED_JS = r"(status) => /^(?!Not started).* · \d+\.\d s$/.test(status || '') ? status + ' · stopped' : status"
-
-
-STOPPED_MARK = " · stopped"
+STOPPED_MARK = " · stopped"  # What MARK_STOPPED_JS appends.
 
 
 def wire_stop(stop: gr.Button, event, status: gr.Textbox, download: gr.File, shown: gr.State) -> None:
@@ -237,14 +235,9 @@ def final_status_line(frame: Frame, elapsed: float, line: Callable[[Frame, float
     return (line or status_line)(frame, elapsed) + (" · done" if frame.done else " · stopped early")
 
 
-def write_result(frame: Frame, technique: str, config) -> str:
-    """The final image as a PNG carrying its recipe, in a fresh temporary folder (Gradio serves a copy)."""
-    return write_png(frame.image, recipes.recipe_for(technique, config))
-
-
 def write_png(image, recipe: Mapping, suffix: str = "") -> str:
     """`image` as a PNG carrying `recipe` (recipes.recipe_for), named after the technique and seed, in a fresh
-    temporary folder."""
+    temporary folder (Gradio serves a copy)."""
     folder = tempfile.mkdtemp(prefix="neuralart-")
     path = os.path.join(folder, f"{recipe['technique']}-seed{recipe['config'].get('seed', 0)}{suffix}.png")
     images.save_png(path, image, recipe)
@@ -378,7 +371,7 @@ def run_dream(image_path, *widget_values):
         yield ((frame.image, status, octaves, gr.update(), shown_state(recipe, frame.image)) if send_image
                else status_update(status, 5))
     if last is not None:
-        yield (last.image, final_status_line(last, elapsed), octaves, write_result(last, "dream", config),
+        yield (last.image, final_status_line(last, elapsed), octaves, write_png(last.image, recipe),
                gr.update())
     else:
         yield status_update(NO_FRAME_STATUS, 5)
@@ -478,7 +471,7 @@ def run_filters(*widget_values):
         yield ((frame.image, status, gr.update(), shown_state(recipe, frame.image)) if send_image
                else status_update(status, 4))
     if last is not None:
-        yield last.image, final_status_line(last, elapsed), write_result(last, "filters", config), gr.update()
+        yield last.image, final_status_line(last, elapsed), write_png(last.image, recipe), gr.update()
     else:
         yield status_update(NO_FRAME_STATUS, 4)
 
@@ -704,7 +697,7 @@ def run_style(content_path, *values):
                else status_update(status, 5))
     if last is not None:
         yield (last.image, final_status_line(last, elapsed, style_status_line), loss_history_table(history),
-               write_result(last, "style", config), gr.update())
+               write_png(last.image, recipe), gr.update())
     else:
         yield status_update(NO_FRAME_STATUS, 5)
 
