@@ -8,7 +8,9 @@ early, a middle and a late layer, and the same filters and number of steps in bo
 - high-frequency power: the share of each image's spectral power above half the Nyquist frequency, quality over
   classic (target: <= 0.5);
 - wall time per filter for a 16-filter grid, optimised as one batch against one filter at a time (target:
-  batched >= 4x faster), both after a warm-up so that tracing is not counted.
+  batched >= 4x faster), both after a warm-up so that tracing is not counted;
+- the same for batches of 4 to 64 filters, and a straight-line fit of a run's time against its batch size: its
+  slope (seconds per extra filter) bounds what batching can gain on this machine, whatever the batch size.
 
 The weights are read from ../shared/weights/ (never copied); without them the script says so and exits.
 """
@@ -16,6 +18,7 @@ The weights are read from ../shared/weights/ (never copied); without them the sc
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -39,6 +42,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--timing-steps", type=int, default=32, help="steps per filter in the timing")
     parser.add_argument("--repeats", type=int, default=2, help="timing repetitions (the best is kept)")
     parser.add_argument("--quick", action="store_true", help="fewer steps, smaller images: a rough check")
+    parser.add_argument("--timing-only", action="store_true", help="only the timings, not the quality comparison")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     arguments = parser.parse_args(argv)
     if arguments.quick:
@@ -102,9 +106,38 @@ def time_batching(backbone, arguments) -> dict:
             cpu[name] = min(cpu[name], time.process_time() - cpu_started)
     # CPU seconds (all of this process's threads) are reported too: on a shared machine they are disturbed less
     # by other processes than wall time is.
-    return {"batched_s_per_filter": best["batched"] / 16, "one_at_a_time_s_per_filter": best["one_at_a_time"] / 16,
-            "speedup": best["one_at_a_time"] / best["batched"], "cpu_speedup": cpu["one_at_a_time"] / cpu["batched"],
-            "steps": arguments.timing_steps, "load_average": os.getloadavg()}
+    figures = {"batched_s_per_filter": best["batched"] / 16, "one_at_a_time_s_per_filter": best["one_at_a_time"] / 16,
+               "speedup": best["one_at_a_time"] / best["batched"],
+               "cpu_speedup": cpu["one_at_a_time"] / cpu["batched"], "steps": arguments.timing_steps,
+               "load_average": os.getloadavg()}
+    figures["scaling"] = batch_scaling(settings, backbone, arguments.repeats, best["one_at_a_time"] / 16)
+    return figures
+
+
+def batch_scaling(settings, backbone, repeats: int, single_s_per_filter: float) -> dict:
+    """How the gain from batching grows with the batch: seconds per filter for batches of 4 to 64 filters (each
+    one run of `render`), their ratio to one filter at a time, and a straight-line fit of a run's time against
+    its batch size (fixed seconds + seconds per filter). The fit's slope bounds what any batch size can gain:
+    one filter at a time over the slope."""
+    from neuralart.features import render
+
+    def config(count: int):
+        return dataclasses.replace(settings(f"0-{count - 1}"), batch_size=count)
+
+    counts = (4, 8, 16, 32, 64)
+    for count in counts:  # Warm-up: each batch size compiles the warp and Adam update once.
+        render(dataclasses.replace(config(count), steps=1), backbone)
+    best = {count: float("inf") for count in counts}
+    for _ in range(repeats):
+        for count in counts:
+            started = time.perf_counter()
+            render(config(count), backbone)
+            best[count] = min(best[count], time.perf_counter() - started)
+    per_filter, fixed = np.polyfit(counts, [best[count] for count in counts], 1)
+    return {"s_per_filter": {count: best[count] / count for count in counts},
+            "speedup": {count: single_s_per_filter * count / best[count] for count in counts},
+            "fit_fixed_s": float(fixed), "fit_s_per_filter": float(per_filter),
+            "limit": single_s_per_filter / per_filter}
 
 
 def _shown(ratio: float) -> str:
@@ -115,26 +148,40 @@ def _shown(ratio: float) -> str:
 def report(results: dict, arguments) -> None:
     print(f"\nSqueezeNet 1.1 (ImageNet), filters {arguments.filters}, {arguments.steps} steps in both modes, "
           f"{arguments.size}x{arguments.size}, {os.cpu_count()} CPU cores\n")
+    if results["layers"]:
+        report_quality(results["layers"])
+    report_timing(results["timing"])
+
+
+def report_quality(layers: dict) -> None:
     print(f"{'layer':<22}{'robust act. classic':>20}{'quality':>10}{'ratio':>8}"
           f"{'HF share classic':>18}{'quality':>10}{'ratio':>8}{'kept c/q':>10}")
     for depth, layer in LAYERS.items():
-        figures = results["layers"][layer]
+        figures = layers[layer]
         classic, quality = figures["classic"], figures["quality"]
         print(f"{depth + ' ' + layer:<22}{classic['robust_activation']:>20.2f}{quality['robust_activation']:>10.2f}"
               f"{_shown(figures['robust_ratio']):>8}{classic['high_frequency_share']:>18.3f}"
               f"{quality['high_frequency_share']:>10.3f}{_shown(figures['high_frequency_ratio']):>8}"
               f"{str(classic['kept']) + '/' + str(quality['kept']):>10}")
-    worst_robust = min(figures["robust_ratio"] for figures in results["layers"].values())
-    worst_high = max(figures["high_frequency_ratio"] for figures in results["layers"].values())
-    timing = results["timing"]
+    worst_robust = min(figures["robust_ratio"] for figures in layers.values())
+    worst_high = max(figures["high_frequency_ratio"] for figures in layers.values())
     print(f"\nrobust activation, quality / classic: worst layer {worst_robust:.2f}x (target >= 1.5x) "
           f"{'PASS' if worst_robust >= 1.5 else 'FAIL'}")
     print(f"high-frequency power, quality / classic: worst layer {worst_high:.2f}x (target <= 0.5x) "
           f"{'PASS' if worst_high <= 0.5 else 'FAIL'}")
+
+
+def report_timing(timing: dict) -> None:
     print(f"16-filter grid, {timing['steps']} steps: batched {timing['batched_s_per_filter']:.3f} s/filter, "
           f"one at a time {timing['one_at_a_time_s_per_filter']:.3f} s/filter: {timing['speedup']:.2f}x faster "
           f"batched (target >= 4x) {'PASS' if timing['speedup'] >= 4 else 'FAIL'}; in CPU seconds "
           f"{timing['cpu_speedup']:.2f}x; load average during the timing {timing['load_average'][0]:.1f}")
+    scaling = timing["scaling"]
+    per_filter = ", ".join(f"{count}: {seconds:.3f} ({scaling['speedup'][count]:.2f}x)"
+                           for count, seconds in scaling["s_per_filter"].items())
+    print(f"larger batches, seconds per filter (gain over one at a time): {per_filter}")
+    print(f"a run's time against its batch size: {scaling['fit_fixed_s']:.3f} s + {scaling['fit_s_per_filter']:.3f} s "
+          f"per filter, so no batch size can gain more than {scaling['limit']:.2f}x")
 
 
 def main(argv=None) -> int:
@@ -147,7 +194,7 @@ def main(argv=None) -> int:
 
     backbone = get_backbone("squeezenet", str(WEIGHTS), precision="auto")  # As the tab and CLI run it.
     results = {"layers": {}}
-    for depth, layer in LAYERS.items():
+    for depth, layer in ({} if arguments.timing_only else LAYERS).items():
         print(f"comparing the modes on the {depth} layer {layer}...", file=sys.stderr, flush=True)
         results["layers"][layer] = compare_layer(backbone, layer, arguments)
     print("timing a 16-filter grid, batched and one at a time...", file=sys.stderr, flush=True)
