@@ -1,6 +1,6 @@
 """Feature visualization, quality mode against the chapter's classic mode, on the real SqueezeNet 1.1.
 
-Run `python bench/features_quality.py` (about 3-4 minutes on 2 CPU cores; `--quick` for a rough pass). For an
+Run `python bench/features_quality.py` (about 4 minutes on 2 CPU cores; `--quick` for a rough pass). For an
 early, a middle and a late layer, and the same filters and number of steps in both modes, it prints:
 
 - robust activation: each filter's objective (mean activation, as shown: uint8 images) averaged over 16 random
