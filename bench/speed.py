@@ -153,7 +153,8 @@ def markdown(report: dict) -> str:
             lines.append("| " + " | ".join(_cell(row.get(key)) for key in TABLE_KEYS) + " |")
             extra = {key: value for key, value in row.items() if key not in TABLE_KEYS}
             if extra:
-                details.append(f"- {row['case']}: " + ", ".join(f"{key} {_cell(value)}" for key, value in extra.items()))
+                described = ", ".join(f"{key} {_cell(value)}" for key, value in extra.items())
+                details.append(f"- {row['case']}: {described}")
     means = {}
     for result in report["results"]:
         for title, values in result.get("means", {}).items():
