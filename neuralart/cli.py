@@ -167,7 +167,8 @@ def _dream_command(subparsers) -> None:
     _add_common(parser)
     add_config_arguments(parser, DreamConfig, helps={
         "backbone": "network to dream with", "layers": "layer weights, e.g. mixed2=0.2,mixed3=3",
-        "step": "gradient ascent step size", "octaves": "number of scales", "octave_scale": "size ratio between octaves",
+        "step": "gradient ascent step size", "octaves": "number of scales",
+        "octave_scale": "size ratio between octaves",
         "iterations": "steps per octave", "max_loss": "stop an octave once the objective exceeds this",
         "max_side": "shrink the input so its longest side is at most this", "tile_size": "largest tile per gradient",
         "roll": "randomly roll the image before each step (hides tile seams)",

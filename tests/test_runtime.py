@@ -25,7 +25,8 @@ def cpuinfo_file(tmp_path, extra: str) -> str:
 
 # --- runtime: detection and switches -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("extra, expected", [("avx512_bf16", True), ("amx_bf16 amx_tile", True), ("avx512_vnni", False)])
+@pytest.mark.parametrize("extra, expected",
+                         [("avx512_bf16", True), ("amx_bf16 amx_tile", True), ("avx512_vnni", False)])
 def test_bfloat16_detection_reads_the_first_cpus_flags(tmp_path, extra, expected):
     flags = runtime.cpu_flags(cpuinfo_file(tmp_path, extra))
     assert "avx512f" in flags
