@@ -77,7 +77,7 @@ def dream(options) -> dict:
     from neuralart.models import get_backbone
 
     photo = _photo(DREAM_SIZE)
-    unit = images.uint8_to_unit(photo)
+    unit = images.uint8_to_minus1_1(photo)
     reference = ChapterDream(get_backbone("inception_v3", None).model)
     reference.warm_up(DREAM_SIZE)
     config = dd.DreamConfig(weights=None)
@@ -99,7 +99,7 @@ def dream(options) -> dict:
     row = _row("DeepDream, chapter settings, InceptionV3, 533x799 (3 octaves x 20 steps)",
                reference_s=round(reference_s, 2), project_s=round(project_s, 2),
                reference_loss=round(reference_loss, 4), project_loss=round(last_frame.losses["loss"], 4),
-               reference_steps=reference.steps_done, project_steps=last_frame.step, precision=precision,
+               reference_steps=reference.steps_done, project_steps=last_frame.iteration, precision=precision,
                step_gflops_reference=round(flops / reference_step / 1e9, 1),
                step_gflops_project=round(flops / project_step / 1e9, 1),
                peak_gflops=peak, peak_share=round(flops / project_step / 1e9 / peak[precision], 2),
@@ -132,7 +132,7 @@ def dream_means(full, config, layer_names, options) -> dict[str, float]:
         """A function running 5 steps at full size, traced and warmed already: one traced call per step (the
         project's way), or all 5 inside one traced call in a tf.range loop (the alternative it dropped)."""
         ascend = dd.ascent_function(backbone, layer_names, config.tile_size)
-        arguments = (weights, tf.constant(config.step), tf.constant(math.inf))
+        arguments = (weights, tf.constant(config.step_size), tf.constant(math.inf))
         shifts = tf.zeros([5, 2], tf.int32)
         steps = looped_steps(ascend) if looped else lambda image, *rest: python_steps(ascend, image, *rest)
         steps(full, shifts, *arguments).numpy()
@@ -190,9 +190,9 @@ def dream_switch(options) -> dict:
     backbone = models.get_backbone("inception_v3", None, precision="auto")
     layer_names = tuple(backbone.default_layers("dream"))
     ascend = dd.ascent_function(backbone, layer_names, config.tile_size)
-    full = tf.constant(images.uint8_to_unit(_photo(DREAM_SIZE)))
+    full = tf.constant(images.uint8_to_minus1_1(_photo(DREAM_SIZE)))
     arguments = (tf.zeros([5, 2], tf.int32), tf.constant(list(backbone.default_layers("dream").values())),
-                 tf.constant(config.step), tf.constant(math.inf))
+                 tf.constant(config.step_size), tf.constant(math.inf))
     start = time.perf_counter()
     python_steps(ascend, full, arguments[0][:1], *arguments[1:]).numpy()
     first_call = time.perf_counter() - start
@@ -213,7 +213,8 @@ def loop_traces(options) -> dict:
     from measure import best_time
 
     from neuralart import images
-    from neuralart import style_transfer as st
+    from neuralart.style_transfer import StyleConfig
+    from neuralart.style_transfer.steps import _make_style_steps
     from neuralart.models import get_backbone
 
     backbone = get_backbone("squeezenet", None, precision="auto")
@@ -223,10 +224,10 @@ def loop_traces(options) -> dict:
     traces = 3 if options.quick else 8
     seconds = {"one step per call": [], "steps in a traced loop": []}
     for _ in range(traces):
-        steps = st._make_style_steps(backbone, content_layers, style_layers)  # A fresh trace each time.
+        steps = _make_style_steps(backbone, content_layers, style_layers)  # A fresh trace each time.
         content_targets, grams = steps.features(pixels)
         arguments = (list(content_targets), list(grams), tf.ones([len(content_layers)]),
-                     tf.ones([len(style_layers)]), tf.constant([1e3, 3.0, 1e-4]))
+                     tf.ones([len(style_layers)]), tf.constant(StyleConfig(backbone="squeezenet").loss_weights()))
 
         @tf.function
         def looped(image, count):
@@ -311,7 +312,7 @@ def style_quality(options) -> dict:
     config = style_transfer.StyleConfig(weights=str(SQUEEZENET_WEIGHTS), max_side=384)
     backbone = get_backbone("squeezenet", str(SQUEEZENET_WEIGHTS))
     content = images.load_image(PHOTO, max_side=384)
-    style = images.fit_to_longest_side(images.load_image(STYLE_IMAGE), max(content.shape[:2]))
+    style = images.resize_to_longest_side(images.load_image(STYLE_IMAGE), max(content.shape[:2]))
     reference = _chapter_style_for(backbone, config, style_transfer)
     targets = reference.targets(images.uint8_to_pixels(content), images.uint8_to_pixels(style))
     reference.warm_up(images.uint8_to_pixels(content), targets)
@@ -414,7 +415,7 @@ def style_speed(options) -> dict:
     # also counts the targets and the first evaluation, is reported beside it.
     start, stamps = time.perf_counter(), []
     for frame in style_transfer.stylize(content, [style], dataclasses.replace(config, frame_every=1)):
-        stamps.append((time.perf_counter() - start, frame.step))
+        stamps.append((time.perf_counter() - start, frame.iteration))
     (first_s, first_step), (last_s, last_step) = stamps[0], stamps[-1]
     project_per_iteration = (last_s - first_s) / max(1, last_step - first_step)
     image_spec = tf.TensorSpec([1, *content.shape[:2], 3], tf.float32)
@@ -473,7 +474,7 @@ def filters(options) -> dict:
     reference.warm_up()
     classic = dataclasses.replace(config, mode="classic")
     for warm in (classic, config):
-        list(features.visualize(dataclasses.replace(warm, steps=1), backbone=None))
+        list(features.visualize(dataclasses.replace(warm, iterations=1), backbone=None))
     rng = np.random.default_rng(0)
 
     def chapter():
@@ -487,7 +488,7 @@ def filters(options) -> dict:
              "classic mode", reference_s=round(timed["reference"][0], 2), project_s=round(timed["classic"][0], 2),
              peak_rss_mb=peak_rss_megabytes()),
         _row(f"Filters, VGG16 {layer}, {count} filters: project default (quality mode, "
-             f"{config.total_steps_per_batch} steps)", project_s=round(timed["default"][0], 2)),
+             f"{config.resolved_iterations} steps)", project_s=round(timed["default"][0], 2)),
     ]
     return {"rows": rows, "notes": []}
 

@@ -57,7 +57,7 @@ def compare_layer(backbone, layer: str, arguments) -> dict:
     figures = {}
     for mode in ("classic", "quality"):
         config = FilterConfig(backbone="squeezenet", layer=layer, filters=arguments.filters, mode=mode,
-                              steps=arguments.steps, size=arguments.size)
+                              iterations=arguments.steps, size=arguments.size)
         started = time.perf_counter()
         result = render(config, backbone)
         seconds = time.perf_counter() - started
@@ -83,7 +83,7 @@ def time_batching(backbone, arguments) -> dict:
 
     def settings(filters: str) -> FilterConfig:
         return FilterConfig(backbone="squeezenet", layer=LAYERS["middle"], filters=filters, mode="quality",
-                            steps=arguments.timing_steps, size=arguments.size, batch_size=16)
+                            iterations=arguments.timing_steps, size=arguments.size, batch_size=16)
 
     def batched():
         render(settings("0-15"), backbone)
@@ -126,7 +126,7 @@ def batch_scaling(settings, backbone, repeats: int, single_s_per_filter: float) 
 
     counts = (4, 8, 16, 32, 64)
     for count in counts:  # Warm-up: each batch size compiles the warp and Adam update once.
-        render(dataclasses.replace(config(count), steps=1), backbone)
+        render(dataclasses.replace(config(count), iterations=1), backbone)
     best = {count: float("inf") for count in counts}
     for _ in range(repeats):
         for count in counts:

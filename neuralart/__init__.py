@@ -3,19 +3,21 @@
 Each technique is a frozen config dataclass plus a generator of `Frame`s:
 - `dream(image, DreamConfig(...))`: DeepDream;
 - `visualize(FilterConfig(...))`: feature visualization (plus `feature_maps` and `kernel_tiles`);
-- `stylize(content, styles, StyleConfig(...))`: neural style transfer;
-Nothing heavy happens at import: TensorFlow is imported when a technique first runs.
+- `stylize(content, styles, StyleConfig(...))`: neural style transfer.
+Nothing heavy happens at import: TensorFlow is imported when a technique first runs. The web app's package,
+`neuralart.ui`, sits on top of this one; nothing here imports it.
 """
 
 from .deepdream import DreamConfig, dream
-from .frames import Frame, limit_time
+from .features import FilterConfig, MapsConfig, feature_maps, kernel_tiles, visualize
+from .frames import Frame
 from .images import ImageInputError, load_image
+from .loop import limit_time
 from .models import REGISTRY, Backbone, WeightsUnavailableError, backbone_from_model, get_backbone
-from .features import FilterConfig, feature_maps, kernel_tiles, visualize
 from .style_transfer import StyleConfig, stylize
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["Backbone", "DreamConfig", "Frame", "ImageInputError", "REGISTRY", "WeightsUnavailableError",
-           "__version__", "backbone_from_model", "dream", "get_backbone", "limit_time", "load_image",
-           "FilterConfig", "feature_maps", "kernel_tiles", "visualize", "StyleConfig", "stylize"]
+__all__ = ["Backbone", "DreamConfig", "FilterConfig", "Frame", "ImageInputError", "MapsConfig", "REGISTRY",
+           "StyleConfig", "WeightsUnavailableError", "__version__", "backbone_from_model", "dream", "feature_maps",
+           "get_backbone", "kernel_tiles", "limit_time", "load_image", "stylize", "visualize"]

@@ -12,8 +12,8 @@ def dream_layer_loss(activation: tf.Tensor, border: int = DREAM_BORDER) -> tf.Te
     frame, divided by the number of elements of the whole activation (so layers of any size weigh alike).
 
     The border is left out because activations there see the zero padding, not the image. It is cut with
-    tf.slice, whose gradient (a pad) costs a fifth of a strided slice's on CPU: that was a tenth of an InceptionV3
-    step (bench/speed.py). The cut is made before the cast to float32, so fewer elements are cast.
+    tf.slice, whose gradient (a pad) costs a fraction of a strided slice's on CPU. The cut is made before the cast
+    to float32, so fewer elements are cast.
     """
     size = tf.cast(tf.size(activation), tf.float32)
     if border:
@@ -43,14 +43,12 @@ def gram_matrix(features: tf.Tensor) -> tf.Tensor:
 @tf.custom_gradient
 def _gram_of_rows(flat: tf.Tensor):
     """flat^T flat / rows as float32, with a gradient of one matrix product where automatic differentiation spends
-    two (one per factor): for G = F^T F / n, dF = F (dG + dG^T) / n. These products are a third of a style step
-    on SqueezeNet.
+    two (one per factor): for G = F^T F / n, dF = F (dG + dG^T) / n. These products are a large share of a style
+    step on a small network.
 
-    Bfloat16 features (from a bfloat16 backbone) are multiplied in bfloat16, both ways: the products are summed in
-    float32 inside the matrix product and only the result is rounded (to 3 significant digits). Against a float32
-    product of the same features this takes a SqueezeNet style step at 384 px from 24.4 to 22.0 ms, and the
-    losses reached, judged in float32, were the same within 0.3% after 100, 200 and 300 iterations on three
-    photo and painting pairs (bench/speed.py, case style-quality; README, "Measured").
+    Bfloat16 features (from a bfloat16 backbone) are multiplied in bfloat16, both ways: where the CPU has bfloat16
+    instructions the products are summed in float32 inside the matrix product and only the result is rounded (to
+    3 significant digits), which is faster and left the losses reached the same (docs/performance.md).
     """
     positions = tf.cast(tf.shape(flat)[0], tf.float32)
     gram = tf.cast(tf.matmul(flat, flat, transpose_a=True), tf.float32) / positions
@@ -101,7 +99,7 @@ def _power_five_quarters(values: tf.Tensor):
 
 def _shifted(image: tf.Tensor, row: int, column: int) -> tf.Tensor:
     """`image[..., row:row + height - 1, column:column + width - 1, :]`, written with tf.slice: its gradient is a
-    pad, which on CPU costs half what a strided slice's gradient does (bench/speed.py, style transfer)."""
+    pad, which on CPU costs half what a strided slice's gradient does."""
     height, width = tf.shape(image)[-3], tf.shape(image)[-2]
     leading = image.shape.rank - 3
     return tf.slice(image, [0] * leading + [row, column, 0], [-1] * leading + [height - 1, width - 1, -1])

@@ -1,7 +1,8 @@
-"""Recipes: the settings that made an image, stored in its PNG so that dropping it back restores them.
+"""Recipes: the settings that made an image, stored in its file so that dropping it back restores them.
 
 A recipe is plain JSON: {"technique": "dream", "version": "...", "config": {field: value}}. `config_from_recipe`
-rebuilds the technique's frozen config, so every value is validated again on the way in.
+rebuilds the technique's frozen config, so every value is validated again on the way in; fields renamed since a
+recipe was written are read under their new names.
 """
 
 from __future__ import annotations
@@ -9,24 +10,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
+from .settings import migrate_old_names
+
 TECHNIQUES = ("dream", "filters", "style")
 
 
-def _config_classes() -> dict[str, type]:
-    from . import deepdream
+def config_classes() -> dict[str, type]:
+    """{technique: its config class}."""
+    from .deepdream import DreamConfig
+    from .features import FilterConfig
+    from .style_transfer import StyleConfig
 
-    classes = {"dream": deepdream.DreamConfig}
-    try:
-        from . import features
-        classes["filters"] = features.FilterConfig
-    except ImportError:
-        pass
-    try:
-        from . import style_transfer
-        classes["style"] = style_transfer.StyleConfig
-    except ImportError:
-        pass
-    return classes
+    return {"dream": DreamConfig, "filters": FilterConfig, "style": StyleConfig}
 
 
 def recipe_for(technique: str, config) -> dict:
@@ -48,15 +43,17 @@ def config_from_recipe(recipe: Mapping, technique: str | None = None):
     found = recipe["technique"]
     if technique is not None and found != technique:
         raise ValueError(f"This image was made with the {found} technique, not {technique}.")
-    config_class = _config_classes().get(found)
+    config_class = config_classes().get(found)
     if config_class is None:
         raise ValueError(f"Unknown technique {found!r} in recipe.")
-    values = dict(recipe["config"])
+    if not isinstance(recipe["config"], Mapping):
+        raise ValueError("This recipe's settings are not readable.")
+    values = migrate_old_names(config_class, recipe["config"])
     names = {field.name for field in dataclasses.fields(config_class)}
     unknown = set(values) - names
     if unknown:
         raise ValueError(f"The recipe has settings this version does not know: {', '.join(sorted(unknown))}")
-    for field in dataclasses.fields(config_class):
-        if isinstance(values.get(field.name), list):
-            values[field.name] = tuple(values[field.name])
+    for name, value in values.items():
+        if isinstance(value, list):
+            values[name] = tuple(value)
     return config_class(**values)

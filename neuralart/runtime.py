@@ -10,15 +10,15 @@ so `auto` picks it only where the CPU has those instructions.
 Switches, read when a run starts (never at import):
 - NEURALART_PRECISION = auto | float32 | bfloat16 (default auto): force float32 for exact, comparable numbers;
 - NEURALART_XLA = 0 | 1 (default 0): compile float32 traced steps with XLA (its CPU convolutions refuse
-  bfloat16). On the 2-core AVX-512 machine the benchmark measured XLA's convolution gradients slower than
-  TensorFlow's oneDNN kernels, so it is off. Under XLA, DeepDream does not tile the image (XLA compiles neither
+  bfloat16). XLA's convolution gradients measured slower than TensorFlow's oneDNN kernels on CPU
+  (docs/performance.md), so it is off. Under XLA, DeepDream does not tile the image (XLA compiles neither
   the tile loop nor a choice between the two), so very large images take more memory;
 - NEURALART_THREADS = N: N intra-op threads and one op at a time, applied when the first backbone is built
-  (default: TensorFlow's own choice, which measured as fast).
+  (default: TensorFlow's own choice, which measured as fast or faster).
 
 Memory allocator: TensorFlow's default CPU allocator gives large tensors back to the system once freed, so every
-step page-faults its activations in afresh; its BFC allocator keeps them and reuses them. The benchmark measured
-the default DeepDream run 1.5x faster with it (12.8 s -> 8.6 s). TensorFlow reads TF_CPU_ALLOCATOR_USE_BFC when it
+step page-faults its activations in afresh; its BFC allocator keeps them and reuses them, which makes whole runs
+markedly faster (docs/performance.md). TensorFlow reads TF_CPU_ALLOCATOR_USE_BFC when it
 first allocates, so it is set (unless already set) when this module is imported, before any technique imports
 TensorFlow; a program that ran TensorFlow before importing neuralart keeps the allocator it had.
 

@@ -34,11 +34,13 @@ def check_optional_number(name: str, value, low: float, high: float, *, integer:
     return None if value is None else check_number(name, value, low, high, integer=integer)
 
 
-def check_choice(name: str, value, choices: Iterable[str]) -> str:
-    """Return `value` if it is one of `choices`, else raise ValueError listing them."""
+def check_choice(name: str, value, choices: Iterable[str], shown: Iterable[str] | None = None) -> str:
+    """Return `value` if it is one of `choices`, else raise ValueError listing them (or only `shown`, the ones
+    users are offered)."""
     choices = tuple(choices)
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        listed = tuple(choices if shown is None else shown)
+        raise ValueError(f"{name} must be one of {', '.join(listed)}; got {value!r}")
     return value
 
 

@@ -29,7 +29,7 @@ from conftest import ROOT
 
 PHOTO = ROOT / "assets" / "coffee.jpg"
 STYLE_PICTURE = ROOT / "assets" / "rocket.jpg"
-SHORT_JOB = dict(backbone="squeezenet", weights="random", octaves=1, octave_scale=1.4, iterations=2, step=0.01,
+SHORT_JOB = dict(backbone="squeezenet", weights="random", octaves=1, octave_scale=1.4, iterations=2, step_size=0.01,
                  max_loss=0, max_side=64, seed=0)
 SQUEEZENET_LAYERS = ("fire2_concat", "fire3_concat", "fire4_concat", "fire5_concat", "fire6_concat",
                      "fire7_concat", "fire8_concat", "fire9_concat")
@@ -70,19 +70,35 @@ def client(server, tmp_path):
     return Client(server, verbose=False, download_files=str(tmp_path))
 
 
-def dream_args(photo=PHOTO, layers=None, **overrides) -> list:
-    """The /dream endpoint's arguments in the tab's order: photo, settings, then one value per layer slider."""
-    import app
+def dream_values(layers=None, **overrides) -> dict:
+    """The DeepDream tab's named settings (what /dream takes besides the photo): settings and layer sliders."""
+    from neuralart.ui import dream_tab
+
+    layer_values = list(layers or [1.0] * len(SQUEEZENET_LAYERS))
+    layer_values += [0.0] * (dream_tab.MAX_LAYER_SLIDERS - len(layer_values))
+    sliders = {dream_tab.layer_name(index): value for index, value in enumerate(layer_values)}
+    return {**SHORT_JOB, **overrides, **sliders}
+
+
+def dream_kwargs(photo=PHOTO, layers=None, **overrides) -> dict:
+    """The /dream endpoint's named arguments: the photo (as an upload) and the settings."""
     from gradio_client import handle_file
 
-    settings = {**SHORT_JOB, **overrides}
-    layer_values = list(layers or [1.0] * len(SQUEEZENET_LAYERS))
-    layer_values += [0.0] * (app.MAX_LAYER_SLIDERS - len(layer_values))
-    return [handle_file(str(photo)), *settings.values(), *layer_values]
+    return {"photo": handle_file(str(photo)), **dream_values(layers, **overrides)}
+
+
+def endpoint_order(server, api_name: str) -> list[str]:
+    """The endpoint's parameter names in the order its positional data array takes them (server: a URL or a
+    Client)."""
+    from gradio_client import Client
+
+    client = server if isinstance(server, Client) else Client(server, verbose=False)
+    info = client.view_api(return_format="dict", print_info=False)
+    return [parameter["parameter_name"] for parameter in info["named_endpoints"][f"/{api_name}"]["parameters"]]
 
 
 def final_outputs(client, **overrides):
-    return client.predict(*dream_args(**overrides), api_name="/dream")
+    return client.predict(**dream_kwargs(**overrides), api_name="/dream")
 
 
 def read_pixels(path) -> np.ndarray:
@@ -101,8 +117,8 @@ def assert_normal_job_completes(client) -> None:
 # --- the app object ------------------------------------------------------------------------------------------
 
 def test_build_demo_loads_no_backbone_and_imports_no_tensorflow():
-    code = ("import sys, app; app.build_demo(); from neuralart import models; "
-            "print('tensorflow' in sys.modules, 'keras' in sys.modules, len(models._BACKBONES))")
+    code = ("import sys, app; app.build_demo(); from neuralart.models import backbone; "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules, len(backbone._BACKBONES))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
     assert result.returncode == 0, result.stderr[-2000:]
@@ -114,15 +130,17 @@ def test_demo_is_built_hardened(tmp_path):
     from PIL import Image
 
     import app
+    from neuralart import images
+    from neuralart.ui.streaming import TF_JOBS
 
     demo = app.build_demo()
     assert demo._queue.max_size == 20 and demo._queue.default_concurrency_limit == 1
     assert demo.api_open is False
-    assert Image.MAX_IMAGE_PIXELS == int(app.images.DEFAULT_MAX_MEGAPIXELS * 1e6)
+    assert Image.MAX_IMAGE_PIXELS == int(images.DEFAULT_MAX_MEGAPIXELS * 1e6)
     queued = [fn for fn in demo.fns.values() if fn.queue and not str(fn.api_name).startswith("restore_")]
     assert queued, "no queued events"
     for fn in queued:  # Every event that runs a network shares one concurrency group...
-        assert fn.concurrency_id == app.TF_JOBS, fn.name
+        assert fn.concurrency_id == TF_JOBS, fn.name
     clicked = [fn for fn in queued if any(event == "click" for _, event in fn.targets)]
     assert clicked and all(fn.trigger_mode == "once" for fn in clicked), "...and a Run ignores double clicks"
     api_names = {fn.api_name for fn in demo.fns.values()}
@@ -162,7 +180,7 @@ def test_launch_options_are_hardened(monkeypatch):
 def test_dream_streams_several_distinct_frames(client):
     from neuralart import images
 
-    job = client.submit(*dream_args(octaves=2, iterations=10, max_side=128), api_name="/dream")
+    job = client.submit(**dream_kwargs(octaves=2, iterations=10, max_side=128), api_name="/dream")
     streamed = [output[0] for output in job if isinstance(output[0], str)]
     digests = {hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in streamed}
     assert len(digests) >= 3, streamed
@@ -175,16 +193,16 @@ def test_dream_streams_several_distinct_frames(client):
 def test_cancel_stops_the_run_within_one_chunk(client, monkeypatch):
     """Each chunk of steps is slowed to 0.3 s and logged; after job.cancel() at most the chunk already under way
     may start, the generator is closed, and no chunk runs after that."""
-    import app
-    from neuralart import deepdream
+    from neuralart.deepdream import run as dream_run
+    from neuralart.ui import streaming
 
     events: list[tuple[str, float]] = []
-    real_chunk, real_frames = deepdream._DreamRun._ascend_chunk, deepdream._DreamRun.frames
+    real_chunk, real_frames = dream_run._DreamRun._ascend_chunk, dream_run._DreamRun.frames
 
-    def logged_chunk(self, image, steps):
+    def logged_chunk(self, image, shifts, shape):
         events.append(("chunk", time.monotonic()))
         time.sleep(0.3)
-        return real_chunk(self, image, steps)
+        return real_chunk(self, image, shifts, shape)
 
     def watched_frames(self):
         try:
@@ -192,12 +210,12 @@ def test_cancel_stops_the_run_within_one_chunk(client, monkeypatch):
         finally:
             events.append(("closed", time.monotonic()))
 
-    monkeypatch.setattr(deepdream._DreamRun, "_ascend_chunk", logged_chunk)
-    monkeypatch.setattr(deepdream._DreamRun, "frames", watched_frames)
+    monkeypatch.setattr(dream_run._DreamRun, "_ascend_chunk", logged_chunk)
+    monkeypatch.setattr(dream_run._DreamRun, "frames", watched_frames)
     # An image from every chunk, so that three images mean three chunks (the app sends fewer, see
     # test_images_go_to_the_browser_at_most_every_interval_and_at_each_stage_end; Stop acts after every chunk alike).
-    monkeypatch.setattr(app, "IMAGE_INTERVAL_SECONDS", 0.0)
-    job = client.submit(*dream_args(iterations=200), api_name="/dream")  # 40 chunks: 12 s if never stopped.
+    monkeypatch.setattr(streaming, "IMAGE_INTERVAL_SECONDS", 0.0)
+    job = client.submit(**dream_kwargs(iterations=200), api_name="/dream")  # 40 chunks: 12 s if never stopped.
     images_seen = 0
     for output in job:
         images_seen += isinstance(output[0], str)
@@ -222,36 +240,36 @@ def test_cancel_stops_the_run_within_one_chunk(client, monkeypatch):
 def test_images_go_to_the_browser_at_most_every_interval_and_at_each_stage_end(monkeypatch):
     """Every frame reaches the handler (its status line, and Stop, follow each chunk), but its image is sent only
     for the first frame, a stage's last, and otherwise once IMAGE_INTERVAL_SECONDS have passed since the last."""
-    import app
     from neuralart.frames import Frame
+    from neuralart.ui import streaming
 
-    monkeypatch.setattr(app, "IMAGE_INTERVAL_SECONDS", 0.25)
+    monkeypatch.setattr(streaming, "IMAGE_INTERVAL_SECONDS", 0.25)
 
     def frames():
         for step in range(1, 17):
             time.sleep(0.05)
-            yield Frame(image=np.zeros((2, 2, 3), np.uint8), step=step, total_steps=16, stage_done=step == 9)
+            yield Frame(image=np.zeros((2, 2, 3), np.uint8), iteration=step, total_iterations=16,
+                        stage_done=step == 9)
 
-    streamed = list(app.stream_frames(frames()))
-    assert [frame.step for frame, _, _ in streamed] == list(range(1, 17))
-    sent = [(frame.step, elapsed) for frame, elapsed, send_image in streamed if send_image]
+    streamed = list(streaming.stream_frames(frames()))
+    assert [frame.iteration for frame, _, _ in streamed] == list(range(1, 17))
+    sent = [(frame.iteration, elapsed) for frame, elapsed, send_image in streamed if send_image]
     assert sent[0][0] == 1 and 9 in [step for step, _ in sent]
     assert 3 <= len(sent) <= 7, sent  # 16 frames over about 0.8 s
     last_sent = None
     for frame, elapsed, send_image in streamed:
         if last_sent is not None and not frame.stage_done:
-            assert send_image == (elapsed - last_sent >= 0.25), (frame.step, elapsed, last_sent)
+            assert send_image == (elapsed - last_sent >= 0.25), (frame.iteration, elapsed, last_sent)
         if send_image:
             last_sent = elapsed
 
 
 def test_time_budget_keeps_the_last_image_with_a_warning(monkeypatch):
-    import app
+    from neuralart.ui import dream_tab
 
     monkeypatch.setenv("NEURALART_TIME_BUDGET", "0.5")
-    values = dream_args(iterations=1000, max_side=128)[1:]
     with pytest.warns(UserWarning, match=r"Time budget of 0.5 s reached"):
-        outputs = list(app.run_dream(str(PHOTO), *values))
+        outputs = list(dream_tab.run_dream(str(PHOTO), **dream_values(iterations=1000, max_side=128)))
     image, status, _, download, _ = outputs[-1]
     assert isinstance(image, np.ndarray) and image.dtype == np.uint8
     assert status.endswith("stopped early") and "/1000" in status
@@ -265,28 +283,28 @@ def test_a_stopped_run_offers_its_last_image_with_the_runs_recipe():
     nothing more."""
     import gradio as gr
 
-    import app
     from neuralart import images, recipes
+    from neuralart.ui import dream_tab, streaming
 
-    values = dream_args(iterations=1, octaves=1, max_side=64, seed=5)[1:]
-    outputs = list(app.run_dream(str(PHOTO), *values))
-    recipe = recipes.recipe_for("dream", app.dream_config_from_widgets(*values))
-    assert outputs[0][-1] == app.shown_state(recipe), "the run keeps its recipe before any image"
+    values = dream_values(iterations=1, octaves=1, max_side=64, seed=5)
+    outputs = list(dream_tab.run_dream(str(PHOTO), **values))
+    recipe = recipes.recipe_for("dream", dream_tab.dream_config(values))
+    assert outputs[0][-1] == streaming.shown_state(recipe), "the run keeps its recipe before any image"
     *streamed, final = [output for output in outputs if isinstance(output[0], np.ndarray)]
     assert streamed and all(output[-1] == {"recipe": recipe, "image": output[0]} for output in streamed)
     assert final[-1] == gr.update(), "the last output (with the final PNG) leaves what was kept"
 
     shown = streamed[-1][-1]
-    stopped = "octave 1/1 · step 1/1 · loss 0.5 · 3.2 s" + app.STOPPED_MARK
-    path = app.offer_stopped_result(stopped, shown)
+    stopped = "octave 1/1 · iteration 1/1 · loss 0.5 · 3.2 s" + streaming.STOPPED_MARK
+    path = streaming.offer_stopped_result(stopped, shown)
     assert Path(path).name == "dream-seed5-stopped.png"
     assert images.read_recipe(path) == json.loads(json.dumps(recipe))
     assert np.array_equal(images.load_image(path), shown["image"])
-    ended_otherwise = [stopped.replace(app.STOPPED_MARK, ending) for ending in (" · done", " · stopped early")]
-    for status in (*ended_otherwise, app.NO_FRAME_STATUS, None):
-        assert app.offer_stopped_result(status, shown) == gr.update(), status
-    assert app.offer_stopped_result(stopped, app.shown_state(recipe)) == gr.update(), "no image was shown"
-    assert app.offer_stopped_result(stopped, None) == gr.update()
+    ended_otherwise = [stopped.replace(streaming.STOPPED_MARK, ending) for ending in (" · done", " · stopped early")]
+    for status in (*ended_otherwise, streaming.NO_FRAME_STATUS, None):
+        assert streaming.offer_stopped_result(status, shown) == gr.update(), status
+    assert streaming.offer_stopped_result(stopped, streaming.shown_state(recipe)) == gr.update(), "no image shown"
+    assert streaming.offer_stopped_result(stopped, None) == gr.update()
 
 
 # --- weights ---------------------------------------------------------------------------------------------------
@@ -305,7 +323,7 @@ def test_real_squeezenet_weights_from_the_keras_cache(client, tmp_path, monkeypa
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     losses = {}
     for weights in ("imagenet", "random"):
-        job = client.submit(*dream_args(weights=weights, iterations=20, max_side=128), api_name="/dream")
+        job = client.submit(**dream_kwargs(weights=weights, iterations=20, max_side=128), api_name="/dream")
         losses[weights] = [float(re.search(r"· loss ([-+.e0-9]+)", output[1]).group(1)) for output in job
                            if " · loss " in output[1]]
         assert job.outputs()[-1][1].endswith("done")
@@ -333,11 +351,10 @@ def test_a_run_that_cannot_start_says_why_in_its_status(tmp_path, monkeypatch):
     rather than loading forever."""
     import gradio as gr
 
-    import app
+    from neuralart.ui import dream_tab
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
-    values = dream_args(backbone="vgg16", weights="imagenet")[1:]
-    run = app.run_dream(str(PHOTO), *values)
+    run = dream_tab.run_dream(str(PHOTO), **dream_values(backbone="vgg16", weights="imagenet"))
     statuses = []
     with pytest.raises(gr.Error, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"):
         for outputs in run:
@@ -351,7 +368,7 @@ def test_feature_maps_and_kernels_that_fail_clear_the_last_answer(tmp_path, monk
     error toast), rather than leaving the previous request's image and status as if they answered it."""
     import gradio as gr
 
-    import app
+    from neuralart.ui import features_tab as app
 
     maps = list(app.show_feature_maps(str(PHOTO), "squeezenet", "random", "fire3_concat"))
     assert len(maps) == 1 and maps[0][0].ndim == 3 and maps[0][1].startswith("fire3_concat: ")
@@ -367,8 +384,8 @@ def test_feature_maps_and_kernels_that_fail_clear_the_last_answer(tmp_path, monk
 
 
 def test_a_run_that_fails_before_its_first_image_says_so(monkeypatch):
-    import app
     import neuralart.deepdream
+    from neuralart.ui import dream_tab, streaming
 
     def failing_dream(image, config):
         raise ValueError("This photo is too dull to dream about.")
@@ -376,8 +393,8 @@ def test_a_run_that_fails_before_its_first_image_says_so(monkeypatch):
 
     monkeypatch.setattr(neuralart.deepdream, "dream", failing_dream)
     with pytest.warns(UserWarning, match="too dull"):
-        outputs = list(app.run_dream(str(PHOTO), *dream_args()[1:]))
-    assert outputs[-1][1] == app.NO_FRAME_STATUS
+        outputs = list(dream_tab.run_dream(str(PHOTO), **dream_values()))
+    assert outputs[-1][1] == streaming.NO_FRAME_STATUS
 
 
 # --- hostile uploads and absurd numbers ----------------------------------------------------------------------
@@ -423,7 +440,7 @@ ABSURD = [
     (dict(octave_scale=-3), r"less than minimum value 1.05"),
     (dict(max_side=10**6), r"greater than maximum value 2048"),
     (dict(max_side=-5), r"less than minimum value 64"),
-    (dict(step=5.0), r"greater than maximum value 0.1"),
+    (dict(step_size=5.0), r"greater than maximum value 0.1"),
     (dict(max_loss=-1), r"less than minimum value 0"),
     (dict(seed=-1), r"less than minimum value 0"),
     (dict(seed=1e20), r"seed must be between 0 and"),
@@ -461,15 +478,19 @@ def call_with_raw_json(url: str, api_name: str, body: str) -> tuple[str, str]:
     return event, data
 
 
-@pytest.mark.parametrize("position, name", [(3, "octaves"), (5, "iterations"), (6, "step"), (8, "max_side"),
-                                            (10, "first layer weight")])
+def raw_dream_data(url: str, photo_path: str, **replaced) -> list:
+    """/dream's positional data array, the photo given by its path on the server."""
+    values = {**dream_values(), "photo": {"path": photo_path, "meta": {"_type": "gradio.FileData"}}, **replaced}
+    return [values[name] for name in endpoint_order(url, "dream")]
+
+
+@pytest.mark.parametrize("name", ["octaves", "iterations", "step_size", "max_side", "layer_0"])
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
-def test_non_finite_numbers_get_clear_errors(server, position, name, literal):
+def test_non_finite_numbers_get_clear_errors(server, name, literal):
     import httpx
 
     upload = httpx.post(server + "gradio_api/upload", files={"files": PHOTO.open("rb")}, timeout=30).json()[0]
-    values = [{"path": upload, "meta": {"_type": "gradio.FileData"}}, *dream_args()[1:]]
-    values[position] = "@@number@@"
+    values = raw_dream_data(server, upload, **{name: "@@number@@"})
     body = json.dumps({"data": values}).replace('"@@number@@"', literal)
     event, data = call_with_raw_json(server, "dream", body)
     assert event == "error", (event, data)
@@ -488,35 +509,36 @@ def test_files_outside_the_app_are_forbidden(server):
     direct = httpx.post(f"{server}gradio_api/run/dream", json={"data": []}, timeout=10)
     assert direct.status_code in (403, 404) and "queue" in direct.text.lower(), "api_open must be False"
     for path in ("/etc/passwd", str(PHOTO)):  # An API caller naming a file on the server instead of uploading.
-        values = [{"path": path, "meta": {"_type": "gradio.FileData"}}, *dream_args()[1:]]
+        values = raw_dream_data(server, path)
         event, data = call_with_raw_json(server, "dream", json.dumps({"data": values}))
         assert event == "error", (path, event, data)
 
 
 # --- recipes -------------------------------------------------------------------------------------------------
 
-RECIPE_RUN = dict(octaves=2, octave_scale=1.5, iterations=4, step=0.02, max_loss=0, max_side=80, seed=7)
+RECIPE_RUN = dict(octaves=2, octave_scale=1.5, iterations=4, step_size=0.02, max_loss=0, max_side=80, seed=7)
 RECIPE_LAYERS = [0.5, 1.0, 0.0, 0.0, 2.0, 0.0, 0.0, 1.5]
 
 
 def test_recipe_round_trip_restores_settings_and_reproduces_the_image(client):
-    import app
     from gradio_client import handle_file
 
     from neuralart import images, recipes
+    from neuralart.ui import dream_tab
 
     image, _, _, download = final_outputs(client, layers=RECIPE_LAYERS, **RECIPE_RUN)
     stored = recipes.config_from_recipe(images.read_recipe(download), "dream")
-    assert stored == app.dream_config_from_widgets(*dream_args(layers=RECIPE_LAYERS, **RECIPE_RUN)[1:])
+    assert stored == dream_tab.dream_config(dream_values(layers=RECIPE_LAYERS, **RECIPE_RUN))
 
     updates = client.predict(handle_file(download), api_name="/restore_dream")
-    restored = [update["value"] for update in updates]
-    settings, sliders = restored[:len(SHORT_JOB)], restored[len(SHORT_JOB):]
-    assert dict(zip(SHORT_JOB, settings)) == {**SHORT_JOB, **RECIPE_RUN}
+    restored = dict(zip(endpoint_order(client, "dream")[1:], (update["value"] for update in updates)))
+    assert {name: restored[name] for name in SHORT_JOB} == {**SHORT_JOB, **RECIPE_RUN}
+    sliders = [restored[dream_tab.layer_name(index)] for index in range(dream_tab.MAX_LAYER_SLIDERS)]
     assert sliders[:len(RECIPE_LAYERS)] == RECIPE_LAYERS and not any(sliders[len(RECIPE_LAYERS):])
-    assert [update.get("label") for update in updates[len(SHORT_JOB):][:8]] == list(SQUEEZENET_LAYERS)
+    labels = [update.get("label") for update in updates[2:2 + dream_tab.MAX_LAYER_SLIDERS]]
+    assert labels[:len(SQUEEZENET_LAYERS)] == list(SQUEEZENET_LAYERS)
 
-    again, _, _, _ = client.predict(handle_file(str(PHOTO)), *settings, *sliders, api_name="/dream")
+    again, _, _, _ = client.predict(photo=handle_file(str(PHOTO)), **restored, api_name="/dream")
     assert np.array_equal(read_pixels(again), read_pixels(image)), "same recipe, same seed: same image"
     assert np.array_equal(read_pixels(image), images.load_image(download))
 
@@ -540,19 +562,19 @@ def test_restore_refuses_files_without_our_recipe(client, tmp_path):
 
 
 def test_restore_warns_about_settings_the_tab_cannot_show(tmp_path):
-    import app
     import gradio as gr
 
     from neuralart import images, recipes
     from neuralart.deepdream import DreamConfig
+    from neuralart.ui import restore, widgets
 
     path = tmp_path / "cli.png"
     config = DreamConfig(backbone="squeezenet", weights=None, tile_size=256, frame_every=3, max_loss=None)
     images.save_png(path, np.zeros((20, 20, 3), np.uint8), recipes.recipe_for("dream", config))
-    widgets = {"backbone": gr.Dropdown(app.backbone_choices("dream")), "weights": gr.Radio(app.WEIGHT_CHOICES),
-               "max_loss": gr.Slider(0, 100)}
+    form = {"backbone": gr.Dropdown(widgets.backbone_choices("dream")), "weights": gr.Radio(widgets.WEIGHT_CHOICES),
+            "max_loss": gr.Slider(0, 100)}
     with pytest.warns(UserWarning, match=r"except these.*tile_size=256.*frame_every=3"):
-        updates = app.recipe_updates(str(path), "dream", widgets)
+        updates = restore.recipe_updates(str(path), "dream", form)
     assert [update["value"] for update in updates] == ["squeezenet", "random", 0]
 
 
@@ -562,13 +584,13 @@ def technique_runs() -> dict:
 
     layers = dict(zip(SQUEEZENET_LAYERS, RECIPE_LAYERS))
     runs = {"dream": (DreamConfig(backbone="squeezenet", weights=None, layers=layers, octaves=2, octave_scale=1.5,
-                                  iterations=4, step=0.02, max_loss=None, max_side=96, seed=3),
+                                  iterations=4, step_size=0.02, max_loss=None, max_side=96, seed=3),
                       lambda config: dream(str(PHOTO), config))}
     with contextlib.suppress(ImportError):
         from neuralart.features import FilterConfig, visualize
 
         runs["filters"] = (FilterConfig(backbone="squeezenet", weights=None, layer="fire3_concat", filters="1-2",
-                                        mode="classic", steps=4, size=64, seed=5), visualize)
+                                        mode="classic", iterations=4, size=64, seed=5), visualize)
     with contextlib.suppress(ImportError):
         from neuralart.style_transfer import StyleConfig, stylize
 
@@ -601,9 +623,10 @@ def test_each_tab_restores_a_recipe_and_reproduces_its_image(technique, tmp_path
     updates = restore.fn(str(made))
     restored = {widget._id: update["value"] for widget, update in zip(restore.outputs, updates) if "value" in update}
     photos = iter([str(PHOTO), str(STYLE_PICTURE)])
-    values = [next(photos, None) if isinstance(widget, gr.Image) else restored.get(widget._id, widget.value)
-              for widget in run.inputs]
-    outputs = list(run.fn(*values))[-1]
+    named = dict(zip(run.input_keyword_names, run.inputs))
+    values = {name: next(photos, None) if isinstance(widget, gr.Image) else restored.get(widget._id, widget.value)
+              for name, widget in named.items()}
+    outputs = list(run.fn(**values))[-1]
     image = outputs[0]
     download = next(value for widget, value in zip(run.outputs, outputs) if isinstance(widget, gr.File))
     assert recipes.config_from_recipe(images.read_recipe(download), technique) == config

@@ -283,7 +283,7 @@ def test_features_tab_streams_stops_and_reports_bad_files(page, server, screensh
     choose(page, "features-backbone", SQUEEZENET)
     pick(page, "features-weights", "random")
     set_number(panel, "Image size (px)", 64)
-    steps = panel.get_by_label(re.compile(r"^number input for Steps"))
+    steps = panel.get_by_label(re.compile(r"^number input for Iterations"))
     steps.fill("1000")
     steps.press("Enter")
 
@@ -327,7 +327,7 @@ def test_style_tab_streams_stops_and_reports_bad_files(page, server, screenshots
 def test_stop_mark_goes_only_on_a_line_still_showing_progress(browser):
     """The page's Stop mark (app.MARK_STOPPED_JS, run after every run's event ends): a progress line gets
     " · stopped"; a finished, budget-stopped, refused or empty status is left as it is."""
-    import app
+    from neuralart.ui import streaming as app
 
     page = browser.new_page()
     try:

@@ -33,9 +33,10 @@ def test_every_config_field_has_a_flag():
 
 
 def test_defaults_come_from_the_dataclass():
+    from neuralart.cli.flags import config_from_args
+
     args = cli.build_parser().parse_args(["dream", "in.png", "-o", "out.png"])
-    config = cli.config_from_args(DreamConfig, args)
-    assert config == DreamConfig()
+    assert config_from_args(DreamConfig, args, "dream") == DreamConfig()
 
 
 def test_dream_writes_png_with_recipe_and_report(tmp_path, photo_file):
@@ -47,14 +48,14 @@ def test_dream_writes_png_with_recipe_and_report(tmp_path, photo_file):
     assert recipe["config"]["layers"] == {"fire3_concat": 1.0, "fire5_concat": 2.0}
     assert recipe["config"]["seed"] == 7
     data = json.loads(report.read_text())
-    assert data["total_steps"] == 4
+    assert data["iterations"] == 4
     assert set(data["final_losses"]) == {"loss", "fire3_concat", "fire5_concat"}
     assert data["wall_time_s"] > 0
 
 
 def test_recipe_flag_restores_settings_and_reproduces(tmp_path, photo_file):
     first, second = tmp_path / "first.png", tmp_path / "second.png"
-    assert cli.main(["dream", str(photo_file), "-o", str(first), "--seed", "11", "--step", "0.03", *QUICK]) == 0
+    assert cli.main(["dream", str(photo_file), "-o", str(first), "--seed", "11", "--step-size", "0.03", *QUICK]) == 0
     assert cli.main(["dream", str(photo_file), "-o", str(second), "--recipe", str(first), "--quiet"]) == 0
     assert images.read_recipe(str(second))["config"] == images.read_recipe(str(first))["config"]
     np.testing.assert_array_equal(images.load_image(str(first)), images.load_image(str(second)))

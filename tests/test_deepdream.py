@@ -12,7 +12,7 @@ from neuralart import images
 from neuralart.deepdream import DreamConfig, ascent_function, dream, octave_shapes
 
 FAST = dict(backbone="custom", weights=None, iterations=6, octaves=2, frame_every=2, max_loss=None,
-            max_side=None, step=0.02)
+            max_side=None, step_size=0.02)
 
 
 def run(image, backbone, **overrides):
@@ -24,8 +24,8 @@ def objective(image: np.ndarray, backbone, layers: dict[str, float]) -> float:
     import tensorflow as tf
 
     model = backbone.layer_model(tuple(layers))
-    unit = images.uint8_to_unit(image)
-    outputs = model(backbone.input_space.from_unit(tf.constant(unit))[None])
+    unit = images.uint8_to_minus1_1(image)
+    outputs = model(backbone.input_space.from_minus1_1(tf.constant(unit))[None])
     outputs = outputs if isinstance(outputs, list) else [outputs]
     total = 0.0
     for weight, activation in zip(layers.values(), outputs):
@@ -52,9 +52,9 @@ def test_reported_loss_matches_independent_objective(photo, tiny_backbone):
 
 def test_frame_contract(photo, tiny_backbone):
     frames = run(photo, tiny_backbone)
-    steps = [frame.step for frame in frames]
+    steps = [frame.iteration for frame in frames]
     assert steps == sorted(steps)
-    assert frames[-1].step == frames[-1].total_steps == 12
+    assert frames[-1].iteration == frames[-1].total_iterations == 12
     assert frames[-1].done
     for frame in frames:
         assert frame.image.dtype == np.uint8 and frame.image.ndim == 3 and frame.image.shape[2] == 3
@@ -94,7 +94,7 @@ def test_close_mid_run_is_clean(photo, tiny_backbone):
     generator = dream(photo, DreamConfig(**{**FAST, "iterations": 40}), tiny_backbone)
     first = next(generator)
     generator.close()
-    assert first.step < first.total_steps
+    assert first.iteration < first.total_iterations
     with pytest.raises(StopIteration):
         next(generator)
 
@@ -125,9 +125,10 @@ def test_max_loss_stops_an_octave_early(photo, tiny_backbone):
 
 
 @pytest.mark.parametrize("field, value", [
-    ("iterations", -1), ("iterations", 10**6), ("octaves", 0), ("octaves", float("nan")), ("step", float("nan")),
-    ("step", "big"), ("octave_scale", 1.0), ("max_side", 100000), ("seed", -5), ("layers", {"conv2": float("inf")}),
-    ("layers", {"conv2": 0.0}), ("roll", "yes"), ("backbone", "alexnet"), ("iterations", True),
+    ("iterations", -1), ("iterations", 10**6), ("octaves", 0), ("octaves", float("nan")),
+    ("step_size", float("nan")), ("step_size", "big"), ("octave_scale", 1.0), ("max_side", 100000), ("seed", -5),
+    ("layers", {"conv2": float("inf")}), ("layers", {"conv2": 0.0}), ("roll", "yes"), ("backbone", "alexnet"),
+    ("iterations", True),
 ])
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError):
@@ -141,7 +142,7 @@ def test_unknown_layer_is_a_clear_error(photo, tiny_backbone):
 
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
-        DreamConfig().step = 1.0
+        DreamConfig().step_size = 1.0
 
 
 @pytest.mark.slow

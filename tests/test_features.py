@@ -11,22 +11,19 @@ import pytest
 
 from neuralart import images, recipes
 from neuralart.features import (
-    CLASSIC_GREY,
-    CLASSIC_NOISE,
     FilterConfig,
-    _activation_parts,
-    classic_function,
     feature_maps,
-    grey_noise_start,
     high_frequency_share,
     kernel_tiles,
     parse_filters,
     plan_for,
-    quality_function,
     render,
     robust_activation,
     visualize,
 )
+from neuralart.features.param import CLASSIC_GREY, CLASSIC_NOISE, grey_noise_start
+from neuralart.features.steps import classic_function, quality_function
+from neuralart.models.preactivation import activation_parts
 from tests.conftest import ROOT, make_tiny_model, shared_image
 
 FAST = dict(backbone="custom", weights=None, layer="conv2", filters="0-5", size=32, frame_every=4)
@@ -104,7 +101,7 @@ def test_parse_filters_refuses_nonsense(text):
 
 @pytest.mark.parametrize("field, value", [
     ("objective", "texture"), ("mode", "fast"), ("size", float("nan")), ("size", 10_000), ("size", 8),
-    ("steps", 0), ("steps", 1e9), ("learning_rate", float("inf")), ("negative", "yes"), ("class_index", -1),
+    ("iterations", 0), ("iterations", 1e9), ("step_size", float("inf")), ("negative", "yes"), ("class_index", -1),
     ("batch_size", 0), ("seed", 1.5), ("layer", ""), ("backbone", "resnet"), ("filters", True),
 ])
 def test_config_refuses_bad_values(field, value):
@@ -113,15 +110,15 @@ def test_config_refuses_bad_values(field, value):
 
 
 def test_config_defaults_follow_the_mode():
-    assert FilterConfig(mode="classic").total_steps_per_batch == 20
-    assert FilterConfig(mode="classic").step_size == 1.0
-    assert FilterConfig(mode="quality").total_steps_per_batch == 128
-    assert FilterConfig(mode="quality", steps=7, learning_rate=0.1).step_size == 0.1
+    assert FilterConfig(mode="classic").resolved_iterations == 20
+    assert FilterConfig(mode="classic").resolved_step_size == 1.0
+    assert FilterConfig(mode="quality").resolved_iterations == 128
+    assert FilterConfig(mode="quality", iterations=7, step_size=0.1).resolved_step_size == 0.1
     assert FilterConfig(filters=3).filters == "3"
 
 
 def test_recipe_round_trip():
-    original = FilterConfig(layer="block1_conv1", filters="2-5", mode="classic", negative=True, steps=33)
+    original = FilterConfig(layer="block1_conv1", filters="2-5", mode="classic", negative=True, iterations=33)
     restored = recipes.config_from_recipe(recipes.recipe_for("filters", original), "filters")
     assert restored == original
 
@@ -141,8 +138,8 @@ def test_plan_checks_layer_filters_and_size(tiny_backbone):
 @pytest.mark.parametrize("mode", ["classic", "quality"])
 @pytest.mark.parametrize("objective", ["channel", "neuron", "layer"])
 def test_objective_increases(tiny_backbone, mode, objective):
-    early = render(config(mode=mode, objective=objective, steps=1), tiny_backbone).values
-    late = render(config(mode=mode, objective=objective, steps=24), tiny_backbone).values
+    early = render(config(mode=mode, objective=objective, iterations=1), tiny_backbone).values
+    late = render(config(mode=mode, objective=objective, iterations=24), tiny_backbone).values
     assert alive(late), "no target responded at all"
     for target in alive(early):
         assert late[target] > early[target], (target, early[target], late[target])
@@ -151,30 +148,30 @@ def test_objective_increases(tiny_backbone, mode, objective):
 @pytest.mark.parametrize("mode", ["classic", "quality"])
 def test_class_objective_increases(tiny_classifier, mode):
     settings = dict(mode=mode, objective="class", class_index=3, layer=None)
-    early = render(config(steps=1, **settings), tiny_classifier).values[3]
-    late = render(config(steps=24, **settings), tiny_classifier).values[3]
+    early = render(config(iterations=1, **settings), tiny_classifier).values[3]
+    late = render(config(iterations=24, **settings), tiny_classifier).values[3]
     assert late > early
 
 
 @pytest.mark.parametrize("mode", ["classic", "quality"])
 def test_negative_objective_decreases_pre_activation(tiny_backbone, mode):
-    early = render(config(mode=mode, negative=True, steps=1), tiny_backbone).values
-    late = render(config(mode=mode, negative=True, steps=24), tiny_backbone).values
+    early = render(config(mode=mode, negative=True, iterations=1), tiny_backbone).values
+    late = render(config(mode=mode, negative=True, iterations=24), tiny_backbone).values
     assert all(late[target] < early[target] for target in late)
 
 
 def test_bfloat16_backbones_visualize_too(tiny_backbone):
     """A backbone asked to compute in bfloat16 runs the same recipe; objectives stay float32 and still rise."""
     half = tiny_backbone.with_precision("bfloat16")
-    early = render(config(steps=1), half).values
-    late = render(config(steps=16), half).values
+    early = render(config(iterations=1), half).values
+    late = render(config(iterations=16), half).values
     assert all(isinstance(value, float) and math.isfinite(value) for value in late.values())
     assert sum(late.values()) > sum(early.values())
 
 
 def test_fixed_input_networks_see_the_image_resized(fixed_size_classifier):
     for mode in ("classic", "quality"):
-        frames = list(visualize(config(mode=mode, objective="class", layer=None, size=48, steps=4),
+        frames = list(visualize(config(mode=mode, objective="class", layer=None, size=48, iterations=4),
                                 fixed_size_classifier))
         assert frames[-1].image.shape == (52, 52, 3)  # one 48-pixel tile plus the grid's padding
 
@@ -216,7 +213,7 @@ def test_classic_step_is_the_unit_rms_normalised_gradient(tiny_backbone):
 
 
 def test_classic_skips_dead_filters(backbone_with_dead_filter):
-    settings = config(mode="classic", layer="conv1", filters="0-3", steps=6)
+    settings = config(mode="classic", layer="conv1", filters="0-3", iterations=6)
     result = render(settings, backbone_with_dead_filter)
     assert result.values[1] == 0.0 and result.values[2] == 0.0  # dead, and asleep on the grey start
     assert set(result.kept) == {0, 3}
@@ -226,7 +223,7 @@ def test_classic_skips_dead_filters(backbone_with_dead_filter):
 
 
 def test_classic_tiles_are_normalised_for_display(tiny_backbone):
-    result = render(config(mode="classic", steps=5), tiny_backbone)
+    result = render(config(mode="classic", iterations=5), tiny_backbone)
     for target in alive(result.values):
         tile = result.tiles[target].astype(np.float32) / 255
         assert tile.mean() == pytest.approx(0.5, abs=0.02)
@@ -234,7 +231,7 @@ def test_classic_tiles_are_normalised_for_display(tiny_backbone):
 
 
 def test_grid_is_ordered_by_achieved_activation(tiny_backbone):
-    settings = config(mode="classic", filters="0-7", steps=6)
+    settings = config(mode="classic", filters="0-7", iterations=6)
     result = render(settings, tiny_backbone)
     ordered = sorted(alive(result.values), key=lambda target: -result.values[target])
     assert list(result.kept) == ordered and len(ordered) >= 2
@@ -250,20 +247,20 @@ def test_transforms_map_view_pixels_to_image_pixels():
     fixed view all land where they should."""
     import tensorflow as tf
 
-    from neuralart.features import FILL_GREY, _view_to_image, sample_bilinear
+    from neuralart.features.transform import FILL_GREY, sample_bilinear, view_to_image
 
     def warp(image, transform):
         return sample_bilinear(tf.constant(image), tf.constant([transform], tf.float32), tf.constant([12, 16]),
                                FILL_GREY).numpy()
 
     image = np.random.default_rng(0).random((1, 12, 16, 3)).astype(np.float32)
-    identity = _view_to_image(1.0, 0.0, (0.0, 0.0), (12, 16), (12, 16))
+    identity = view_to_image(1.0, 0.0, (0.0, 0.0), (12, 16), (12, 16))
     np.testing.assert_allclose(identity, [1, 0, 0, 0, 1, 0, 0, 0], atol=1e-12)
     np.testing.assert_allclose(warp(image, identity), image, atol=1e-6)
-    moved = warp(image, _view_to_image(1.0, 0.0, (3.0, 0.0), (12, 16), (12, 16)))
+    moved = warp(image, view_to_image(1.0, 0.0, (3.0, 0.0), (12, 16), (12, 16)))
     np.testing.assert_allclose(moved[0, :, :13], image[0, :, 3:], atol=1e-6)
     np.testing.assert_allclose(moved[0, :, 13:], 0.5)  # grey where the image no longer reaches
-    half = _view_to_image(1.0, 0.0, (0.0, 0.0), (12, 16), (6, 8))
+    half = view_to_image(1.0, 0.0, (0.0, 0.0), (12, 16), (6, 8))
     assert half[0] == half[4] == 2.0  # one view pixel spans two image pixels
 
 
@@ -273,11 +270,11 @@ def test_warp_samples_what_tensorflow_s_projective_transform_does(view_size):
     the same pixels as ImageProjectiveTransformV3 with bilinear sampling and a grey fill."""
     import tensorflow as tf
 
-    from neuralart.features import FILL_GREY, _view_to_image, sample_bilinear
+    from neuralart.features.transform import FILL_GREY, sample_bilinear, view_to_image
 
     rng = np.random.default_rng(3)
     image = rng.random((6, 20, 24, 3)).astype(np.float32)
-    transforms = np.stack([_view_to_image(scale, angle, shift, (20, 24), view_size) for scale, angle, shift in
+    transforms = np.stack([view_to_image(scale, angle, shift, (20, 24), view_size) for scale, angle, shift in
                            zip(rng.uniform(0.6, 1.5, 6), rng.uniform(-0.8, 0.8, 6), rng.uniform(-9, 9, (6, 2)))])
     transforms = tf.constant(transforms, tf.float32)
     expected = tf.raw_ops.ImageProjectiveTransformV3(
@@ -294,11 +291,11 @@ def test_compiled_view_matches_tensorflow_ops_forward_and_backward(input_space):
     that the same steps as plain TensorFlow ops give, ImageProjectiveTransformV3's own gradient included."""
     import tensorflow as tf
 
-    from neuralart.features import FILL_GREY, _view_to_image, make_view
+    from neuralart.features.transform import FILL_GREY, make_view, view_to_image
 
     rng = np.random.default_rng(4)
     planes = tf.constant(rng.normal(0, 2, (3, 3, 20, 24)).astype(np.float32))
-    transforms = tf.constant(np.stack([_view_to_image(scale, angle, shift, (20, 24), (16, 16)) for scale, angle, shift
+    transforms = tf.constant(np.stack([view_to_image(scale, angle, shift, (20, 24), (16, 16)) for scale, angle, shift
                                        in zip((0.9, 1.1, 1.3), (0.1, -0.2, 0.5), ((0, 0), (3, -2), (-5, 6)))]),
                              tf.float32)
     upstream = tf.constant(rng.normal(size=(3, 16, 16, 3)).astype(np.float32))
@@ -330,7 +327,7 @@ def test_pre_activation_parts_match_the_layer_output(tiny_backbone):
     import tensorflow as tf
 
     layer = tiny_backbone.model.get_layer("conv2")
-    parts = _activation_parts(layer, pre_activation=True)
+    parts = activation_parts(layer, pre_activation=True)
     assert len(parts) == 1
     part_model = keras.Model(tiny_backbone.model.inputs, parts[0].tensor)
     image = tf.random.uniform([1, 24, 24, 3], -50, 50, seed=1)
@@ -366,14 +363,14 @@ def test_one_channel_objective_matches_the_whole_layer(branched_backbone, object
     whole layer gives: across a concatenation's parts, kernel sizes, dilation and a separate ReLU layer."""
     import tensorflow as tf
 
-    from neuralart.features import _make_objective_function
+    from neuralart.features.objectives import make_objective_function
 
     plan = plan_for(config(layer="block", filters="0-11", objective=objective), branched_backbone)
     targets = tf.constant([0, 4, 5, 8, 9, 11, 2, 7, 10, 6, 1, 3], tf.int32)  # every part, in mixed order
     pixels = tf.random.uniform([12, 21, 19, 3], 0, 255, seed=4)
     results = []
     for choose in (True, False):
-        values = _make_objective_function(branched_backbone, plan, form, choose_channel=choose)
+        values = make_objective_function(branched_backbone, plan, form, choose_channel=choose)
         with tf.GradientTape() as tape:
             tape.watch(pixels)
             pushed, reported = values(pixels, targets)
@@ -387,7 +384,7 @@ def test_one_channel_objective_matches_the_whole_layer(branched_backbone, object
 def test_quality_revives_filters_silent_on_the_grey_start(backbone_with_dead_filter):
     """Filter 2 of conv1 is silent on grey (classic mode cannot move it, see above): quality mode pushes its
     pre-activation up until it responds. Filter 1 can never respond, and stays at zero."""
-    result = render(config(layer="conv1", filters="0-3", steps=24), backbone_with_dead_filter)
+    result = render(config(layer="conv1", filters="0-3", iterations=24), backbone_with_dead_filter)
     assert result.values[1] == 0.0
     assert all(result.values[target] > 0 for target in (0, 2, 3))
     assert result.kept[-1] != 1 and 1 not in result.kept
@@ -398,7 +395,7 @@ def test_spectrum_reinterpreted_as_complex_keeps_value_and_gradient():
     that splitting and joining them does."""
     import tensorflow as tf
 
-    from neuralart.features import COLOUR_BASIS, SPECTRUM_DIVISOR, frequency_scale, spectrum_to_unit_image
+    from neuralart.features.param import COLOUR_BASIS, SPECTRUM_DIVISOR, frequency_scale, spectrum_to_zero1_image
 
     spectrum = tf.random.normal([2, 3, 20, 12, 2], stddev=0.05, seed=5)
     scale = tf.constant(frequency_scale(20, 22))
@@ -410,7 +407,7 @@ def test_spectrum_reinterpreted_as_complex_keeps_value_and_gradient():
         return tf.sigmoid(tf.einsum("bchw,rc->bhwr", planes, tf.constant(COLOUR_BASIS / SPECTRUM_DIVISOR)))
 
     results = []
-    for image_of in (split_and_joined, lambda pairs: spectrum_to_unit_image(pairs, scale, [20, 22])):
+    for image_of in (split_and_joined, lambda pairs: spectrum_to_zero1_image(pairs, scale, [20, 22])):
         with tf.GradientTape() as tape:
             tape.watch(spectrum)
             value = tf.reduce_sum(image_of(spectrum) * weights)
@@ -426,20 +423,21 @@ def test_quality_steps_show_a_bgr_network_the_image_they_report(tiny_backbone):
     through an identity view the objective it reports is the one measured on the RGB image."""
     import tensorflow as tf
 
-    from neuralart.features import (_QualityBatch, _view_to_image, frequency_scale, plan_for, quality_function,
-                                    spectrum_to_unit_image)
+    from neuralart.features.param import frequency_scale, spectrum_to_zero1_image
+    from neuralart.features.render import BATCH_CLASSES
+    from neuralart.features.transform import view_to_image
 
     assert tiny_backbone.input_space.bgr
     spectrum = tf.random.normal([2, 3, 32, 17, 2], stddev=0.3, seed=7)
     scale = tf.constant(frequency_scale(32, 32))
-    rgb = spectrum_to_unit_image(spectrum, scale, [32, 32]).numpy()
-    np.testing.assert_array_equal(spectrum_to_unit_image(spectrum, scale, [32, 32], bgr=True).numpy(),
+    rgb = spectrum_to_zero1_image(spectrum, scale, [32, 32]).numpy()
+    np.testing.assert_array_equal(spectrum_to_zero1_image(spectrum, scale, [32, 32], bgr=True).numpy(),
                                   rgb[..., ::-1])
     config = FilterConfig(backbone="custom", weights=None, layer="conv2", filters="0-1", mode="quality", size=32)
     plan = plan_for(config, tiny_backbone)
-    batch = _QualityBatch(config, tiny_backbone, plan, plan.targets)
+    batch = BATCH_CLASSES["quality"](config, tiny_backbone, plan, plan.targets)
     batch.spectrum = spectrum
-    identity = np.stack([_view_to_image(1.0, 0.0, (0.0, 0.0), (32, 32), (32, 32))] * 2).astype(np.float32)
+    identity = np.stack([view_to_image(1.0, 0.0, (0.0, 0.0), (32, 32), (32, 32))] * 2).astype(np.float32)
     *_, reported = quality_function(tiny_backbone, plan)(
         spectrum, batch.first_moment, batch.second_moment, batch.taken, scale, batch.image_size,
         tf.constant(identity), tf.constant([32, 32]), batch.targets, tf.constant(0.0), tf.constant(1.0))
@@ -448,16 +446,16 @@ def test_quality_steps_show_a_bgr_network_the_image_they_report(tiny_backbone):
 
 
 def test_quality_images_are_smoother_than_classic(tiny_backbone):
-    classic = render(config(mode="classic", steps=16, size=48), tiny_backbone)
-    quality = render(config(mode="quality", steps=16, size=48), tiny_backbone)
+    classic = render(config(mode="classic", iterations=16, size=48), tiny_backbone)
+    quality = render(config(mode="quality", iterations=16, size=48), tiny_backbone)
     assert (np.mean([high_frequency_share(tile) for tile in quality.tiles.values()])
             < np.mean([high_frequency_share(tile) for tile in classic.tiles.values()]))
 
 
 @pytest.mark.parametrize("mode", ["classic", "quality"])
 def test_a_filter_looks_the_same_alone_or_in_a_batch(tiny_backbone, mode):
-    together = render(config(mode=mode, filters="0-3", steps=8), tiny_backbone)
-    alone = render(config(mode=mode, filters="2", steps=8), tiny_backbone)
+    together = render(config(mode=mode, filters="0-3", iterations=8), tiny_backbone)
+    alone = render(config(mode=mode, filters="2", iterations=8), tiny_backbone)
     difference = np.abs(together.tiles[2].astype(int) - alone.tiles[2].astype(int))
     assert difference.max() <= 2
     assert together.values[2] == pytest.approx(alone.values[2], rel=1e-3, abs=1e-4)
@@ -466,7 +464,7 @@ def test_a_filter_looks_the_same_alone_or_in_a_batch(tiny_backbone, mode):
 def test_no_retracing_across_sizes_and_batches(tiny_backbone):
     for mode, make in (("quality", quality_function), ("classic", classic_function)):
         for size, filters in ((32, "0-3"), (48, "1"), (40, "2-4")):
-            list(visualize(config(mode=mode, size=size, filters=filters, steps=2), tiny_backbone))
+            list(visualize(config(mode=mode, size=size, filters=filters, iterations=2), tiny_backbone))
         traced = make(tiny_backbone, plan_for(config(mode=mode), tiny_backbone))
         assert traced.experimental_get_tracing_count() == 1, mode
 
@@ -475,10 +473,11 @@ def test_no_retracing_across_sizes_and_batches(tiny_backbone):
 
 @pytest.mark.parametrize("mode", ["classic", "quality"])
 def test_frame_contract(tiny_backbone, mode):
-    frames = list(visualize(config(mode=mode, steps=10, batch_size=4), tiny_backbone))
-    steps = [frame.step for frame in frames]
+    frames = list(visualize(config(mode=mode, iterations=10, batch_size=4), tiny_backbone))
+    steps = [frame.iteration for frame in frames]
     assert steps == sorted(steps) and len(set(steps)) == len(steps)
-    assert frames[-1].step == frames[-1].total_steps == 20  # 6 filters in batches of 4: two batches of 10 steps
+    # 6 filters in batches of 4: two batches of 10 iterations.
+    assert frames[-1].iteration == frames[-1].total_iterations == 20
     assert frames[-1].done and frames[-1].stage_done
     assert not any(frame.stage_done for frame in frames[:-1])
     for frame in frames:
@@ -488,9 +487,9 @@ def test_frame_contract(tiny_backbone, mode):
 
 
 def test_close_mid_run_is_clean(tiny_backbone):
-    frames = visualize(config(steps=40, frame_every=2), tiny_backbone)
+    frames = visualize(config(iterations=40, frame_every=2), tiny_backbone)
     first = next(frames)
-    assert first.step == 1  # The first call takes one step, to measure the speed.
+    assert first.iteration == 1  # The first call takes one step, to measure the speed.
     frames.close()
     with pytest.raises(StopIteration):
         next(frames)
@@ -500,14 +499,14 @@ def test_close_mid_run_is_clean(tiny_backbone):
 def test_slow_steps_stream_sooner(tiny_backbone, monkeypatch, frame_seconds, steps):
     """Frames come every `frame_every` steps, or after every step once a step costs more than FRAME_SECONDS;
     either way the result is the same."""
-    import neuralart.features as features
+    from neuralart import loop
 
-    monkeypatch.setattr(features, "FRAME_SECONDS", frame_seconds)
-    frames = list(visualize(config(steps=12, frame_every=4), tiny_backbone))
-    assert [frame.step for frame in frames] == steps
-    monkeypatch.setattr(features, "FRAME_SECONDS", 1e9 if frame_seconds < 1 else 1e-9)
+    monkeypatch.setattr(loop, "FRAME_SECONDS", frame_seconds)
+    frames = list(visualize(config(iterations=12, frame_every=4), tiny_backbone))
+    assert [frame.iteration for frame in frames] == steps
+    monkeypatch.setattr(loop, "FRAME_SECONDS", 1e9 if frame_seconds < 1 else 1e-9)
     np.testing.assert_array_equal(frames[-1].image,
-                                  list(visualize(config(steps=12, frame_every=4), tiny_backbone))[-1].image)
+                                  list(visualize(config(iterations=12, frame_every=4), tiny_backbone))[-1].image)
 
 
 def test_mistakes_surface_before_the_first_frame(tiny_backbone):
@@ -517,9 +516,9 @@ def test_mistakes_surface_before_the_first_frame(tiny_backbone):
 
 @pytest.mark.parametrize("mode", ["classic", "quality"])
 def test_fixed_seed_reproduces(tiny_backbone, mode):
-    first = list(visualize(config(mode=mode, steps=6, seed=3), tiny_backbone))[-1]
-    again = list(visualize(config(mode=mode, steps=6, seed=3), tiny_backbone))[-1]
-    other = list(visualize(config(mode=mode, steps=6, seed=4), tiny_backbone))[-1]
+    first = list(visualize(config(mode=mode, iterations=6, seed=3), tiny_backbone))[-1]
+    again = list(visualize(config(mode=mode, iterations=6, seed=3), tiny_backbone))[-1]
+    other = list(visualize(config(mode=mode, iterations=6, seed=4), tiny_backbone))[-1]
     np.testing.assert_array_equal(first.image, again.image)
     assert first.losses == again.losses
     assert not np.array_equal(first.image, other.image)
@@ -563,7 +562,7 @@ def test_high_frequency_share_tells_noise_from_smooth_images(photo):
 
 
 def test_robust_activation_averages_transformed_copies(tiny_backbone):
-    settings = config(mode="quality", steps=8)
+    settings = config(mode="quality", iterations=8)
     result = render(settings, tiny_backbone)
     targets = sorted(result.tiles)
     robust = robust_activation([result.tiles[k] for k in targets], targets, settings, tiny_backbone, count=4)
@@ -579,14 +578,14 @@ def test_cli_filters_writes_the_grid_its_recipe_and_a_report(tmp_path):
 
     output, report = tmp_path / "grid.png", tmp_path / "report.json"
     code = main(["filters", "-o", str(output), "--backbone", "squeezenet", "--weights", "none",
-                 "--layer", "fire2_concat", "--filters", "0-3", "--mode", "classic", "--steps", "3",
+                 "--layer", "fire2_concat", "--filters", "0-3", "--mode", "classic", "--iterations", "3",
                  "--size", "48", "--report", str(report), "--quiet"])
     assert code == 0
     recipe = images.read_recipe(str(output))
     assert recipe["technique"] == "filters" and recipe["config"]["filters"] == "0-3"
     data = json.loads(report.read_text())
     assert set(data["achieved_activation"]) == {f"filter {index}" for index in range(4)}
-    assert data["wall_time_s"] > 0 and data["total_steps"] == 3
+    assert data["wall_time_s"] > 0 and data["iterations"] == 3
     assert set(data["grid_order"]) | set(data["skipped"]) == set(data["achieved_activation"])
 
 
@@ -613,15 +612,15 @@ def test_cli_featuremaps_writes_maps_kernels_and_report(tmp_path):
 
 
 def test_app_handlers_build_configs_and_stream(tmp_path):
-    import app
+    from neuralart.ui import features_tab
 
-    update = app.features_layer_update("squeezenet")
+    update = features_tab.layer_update("squeezenet")
     assert update["value"] == "fire5_concat" and "conv1" in update["choices"]
-    made = app.filter_config_from_widgets("squeezenet", "random", "fire2_concat", " 0-1 ", "channel", 0.0, False,
-                                          "classic", 0, 48, 0)
-    assert made.steps is None and made.filters == "0-1" and made.weights is None
-    widget_values = ("squeezenet", "random", "fire2_concat", "0-1", "channel", 0, False, "classic", 2, 48, 0)
-    outputs = list(app.run_filters(*widget_values))
+    values = dict(backbone="squeezenet", weights="random", layer="fire2_concat", filters=" 0-1 ", objective="channel",
+                  class_index=0.0, negative=False, mode="classic", iterations=0, size=48, seed=0)
+    made = features_tab.filter_config(values)
+    assert made.iterations is None and made.filters == "0-1" and made.weights is None
+    outputs = list(features_tab.run_filters(**{**values, "iterations": 2}))
     final_image, final_status, download, _ = outputs[-1]
     assert final_image.dtype == np.uint8 and "done" in final_status
     assert images.read_recipe(download)["technique"] == "filters"
@@ -635,7 +634,7 @@ def test_squeezenet_quality_beats_classic_on_a_middle_layer(squeezenet):
     activation better under jitter, scale and rotation than the chapter's."""
     measures = {}
     for mode in ("classic", "quality"):
-        settings = FilterConfig(backbone="squeezenet", layer="fire5_concat", filters="0-1", mode=mode, steps=48,
+        settings = FilterConfig(backbone="squeezenet", layer="fire5_concat", filters="0-1", mode=mode, iterations=48,
                                 size=96)
         result = render(settings, squeezenet)
         targets = sorted(result.tiles)

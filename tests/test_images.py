@@ -86,12 +86,14 @@ def test_big_phone_jpeg_decodes_at_reduced_scale(monkeypatch):
     same as a full decode shrunk afterwards."""
     data = hostile_inputs.encoded(hostile_inputs.smooth_photo(6000, 4000), "JPEG", quality=90)
     decoded_sizes = []
-    real_to_rgb = images._to_rgb_array
-    monkeypatch.setattr(images, "_to_rgb_array", lambda image: decoded_sizes.append(image.size) or real_to_rgb(image))
+    from neuralart.images import loading
+
+    real_to_rgb = loading._to_rgb_array
+    monkeypatch.setattr(loading, "_to_rgb_array", lambda image: decoded_sizes.append(image.size) or real_to_rgb(image))
     pixels = load_image(data, max_side=500)
     assert pixels.shape == (333, 500, 3)
     assert max(decoded_sizes[0]) <= 1500, decoded_sizes
-    full = images.fit_longest_side(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), 500)
+    full = images.shrink_to_longest_side(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), 500)
     assert np.abs(pixels.astype(int) - full.astype(int)).mean() < 2.0
 
 
@@ -174,10 +176,10 @@ def test_input_spaces_take_unit_images_as_they_take_pixels(space, rng):
     import tensorflow as tf
 
     unit = rng.uniform(-1, 1, (2, 5, 7, 3)).astype(np.float32)
-    expected = space.to_model(images.unit_to_pixels(unit))
-    got = space.from_unit(tf.constant(unit))
+    expected = space.to_model(images.minus1_1_to_pixels(unit))
+    got = space.from_minus1_1(tf.constant(unit))
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-4)
-    np.testing.assert_allclose(space.to_pixels(np.asarray(got)), images.unit_to_pixels(unit), atol=1e-3)
+    np.testing.assert_allclose(space.to_pixels(np.asarray(got)), images.minus1_1_to_pixels(unit), atol=1e-3)
 
 
 def test_colour_statistics_are_matched_to_one_reference_or_a_blend(rng):

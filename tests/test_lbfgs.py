@@ -1,9 +1,9 @@
-"""The projected L-BFGS that style transfer uses by default (neuralart.lbfgs), on problems with known answers."""
+"""The projected L-BFGS that style transfer uses by default (neuralart.optim.lbfgs), on problems with known answers."""
 
 import numpy as np
 import pytest
 
-from neuralart.lbfgs import LbfgsStepper
+from neuralart.optim.lbfgs import LbfgsStepper
 
 
 def quadratic(rng, size=300, quartic=1e-6):

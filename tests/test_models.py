@@ -36,7 +36,7 @@ def test_every_entry_is_complete():
 def test_missing_weights_message_names_file_url_and_folder(keras_home):
     spec = models.REGISTRY["vgg16"]
     with pytest.raises(models.WeightsUnavailableError) as caught:
-        models._build(spec, "imagenet", include_top=False)
+        models.backbone._build(spec, "imagenet", include_top=False)
     message = str(caught.value)
     assert spec.weights_notop.filename in message
     assert spec.weights_notop.origin in message
@@ -65,7 +65,7 @@ def test_squeezenet_through_the_registry_cache(keras_home):
     seed_cache(keras_home, SQUEEZENET_WEIGHTS, spec.weights_notop)
     path = models.fetch_weights(spec.weights_notop, "squeezenet")  # md5-checked, no download
     assert path == str(keras_home / "models" / spec.weights_notop.filename)
-    model = models._build(spec, "imagenet", include_top=False)
+    model = models.backbone._build(spec, "imagenet", include_top=False)
     import h5py
 
     with h5py.File(SQUEEZENET_WEIGHTS, "r") as file:
@@ -79,7 +79,7 @@ def test_keras_applications_path_offline(keras_home):
     """MobileNet 0.25 loads through the same fetch-then-build path as VGG and Inception."""
     spec = models.REGISTRY["mobilenet"]
     seed_cache(keras_home, MOBILENET_WEIGHTS, spec.weights_notop)
-    model = models._build(spec, "imagenet", include_top=False)
+    model = models.backbone._build(spec, "imagenet", include_top=False)
     assert model.output_shape == (None, 7, 7, 256)
     import h5py
 

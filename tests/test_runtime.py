@@ -245,7 +245,7 @@ def test_get_backbone_precision_builds_the_network_once():
 # --- DeepDream in bfloat16 against float32 -------------------------------------------------------------------
 
 DREAM = dict(backbone="custom", weights=None, iterations=6, octaves=2, frame_every=3, max_loss=None,
-             max_side=None, step=0.02, seed=1)
+             max_side=None, step_size=0.02, seed=1)
 
 
 def test_bfloat16_dream_matches_float32(photo, tiny_backbone):
@@ -329,17 +329,17 @@ class FakeClock:
 
 
 def test_cadence_yields_about_every_second_when_steps_are_slow():
-    from neuralart import deepdream
+    from neuralart.loop import Cadence
 
     clock = FakeClock()
-    cadence = deepdream._Cadence(frame_every=100, clock=clock)
-    shape = (100, 100)
+    cadence = Cadence(frame_every=100, clock=clock)
+    pixels = 100 * 100
     frames_at, steps = [], 0
     while steps < 40:
-        chunk = cadence.next_chunk(40 - steps, shape)
+        chunk = cadence.next_chunk(40 - steps, pixels)
         cadence.start_chunk()
-        clock.now += 0.3 * chunk  # 0.3 s per step.
-        cadence.end_chunk(chunk, shape)
+        clock.now += 0.3 * chunk  # 0.3 s per iteration.
+        cadence.end_chunk(chunk, pixels)
         steps += chunk
         if cadence.frame_due():
             frames_at.append(clock.now)
@@ -349,32 +349,34 @@ def test_cadence_yields_about_every_second_when_steps_are_slow():
 
 
 def test_cadence_keeps_frame_every_when_steps_are_fast():
-    from neuralart import deepdream
+    from neuralart.loop import Cadence
 
     clock = FakeClock()
-    cadence = deepdream._Cadence(frame_every=5, clock=clock)
-    chunks = []
+    cadence = Cadence(frame_every=5, clock=clock)
+    chunks, due = [], []
     for _ in range(4):
-        chunk = cadence.next_chunk(100, (10, 10))
+        chunk = cadence.next_chunk(100, 100)
         cadence.start_chunk()
         clock.now += 0.001 * chunk
-        cadence.end_chunk(chunk, (10, 10))
+        cadence.end_chunk(chunk, 100)
         chunks.append(chunk)
-        cadence.frame_due()
-    assert chunks[0] == 1  # The first call measures the speed...
-    assert max(chunks) <= 5 and chunks[1] == 4  # ...then calls run up to the next frame_every boundary.
+        due.append(cadence.frame_due())
+    assert chunks[0] == 1 and due[0]  # The first call measures the speed, and its frame shows at once...
+    assert chunks[1:] == [5, 5, 5] and all(due)  # ...then calls run up to the next frame_every boundary.
 
 
 # --- the --fast preset ---------------------------------------------------------------------------------------
 
 def test_fast_flag_applies_the_preset_but_explicit_flags_win():
     from neuralart import cli
-    from neuralart.deepdream import FAST_PRESET, DreamConfig
+    from neuralart.cli.flags import config_from_args
+    from neuralart.deepdream import FAST_PRESET, PRESETS, DreamConfig
 
     parser = cli.build_parser()
 
     def config(*flags):
-        return cli.config_from_args(DreamConfig, parser.parse_args(["dream", "in.png", "-o", "out.png", *flags]))
+        return config_from_args(DreamConfig, parser.parse_args(["dream", "in.png", "-o", "out.png", *flags]), "dream",
+                                PRESETS)
 
     assert config() == DreamConfig()
     fast = config("--fast")

@@ -5,20 +5,18 @@ The search direction is the classic two-loop recursion over the last `history` s
 Numerical Optimization, algorithm 7.4); a step tries `first_trial` times the direction, clips it to the bounds (if
 any) and halves it until the value falls. This is what jcjohnson/neural-style and most style transfer code run (an
 unbounded L-BFGS with the image clipped), here with the clip inside every step so the image never leaves the pixel
-range, and with two changes measured on style transfer (real SqueezeNet at 384 px; figures in the README):
+range, and with two changes that made style transfer converge faster (docs/performance.md):
 
 - The initial inverse Hessian of the recursion is diagonal instead of a multiple of the identity: each variable
   is scaled by 1 / (root mean square of its recent gradients + a floor), as Adam scales its steps, times the
   usual curvature factor s.y / y.D.y. Pixels whose gradients are large (edges, saturated colours) and pixels in
   flat regions then move at rates that suit them; with one scale for all, the history of five steps cannot learn
-  so many curvatures, and the image converged more slowly than the chapter's Adam on some style images.
+  so many curvatures.
 - The first trial step is longer than the direction (1.5 times): the curvature the history sees underestimates
   how far the style loss keeps falling along it, and most steps were accepted at their first trial.
 
-Why not SciPy's L-BFGS-B: on style transfer it gained about as much per iteration as the textbook recursion here,
-but its own work per iteration (about 27 ms at 384 px, mostly its bound handling) costs as much as the network's
-step: with SqueezeNet at 384 px, 73 ms per iteration against 30 ms here (bench/speed.py measures the time to a
-given loss).
+Not SciPy's L-BFGS-B: it gains about as much per iteration, but its own bookkeeping per iteration (mostly the
+bound handling) costs as much as the network's step.
 
 Vectors stay float32, as the image and its gradient are: each iteration reads them about 20 times.
 """

@@ -1,0 +1,133 @@
+"""The DeepDream run: octave by octave, smallest first, with the lost detail re-injected after each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from .. import images
+from ..frames import Frame
+from ..loop import Cadence
+from ..models import Backbone, get_backbone
+from .ascent import ascent_function
+from .config import DreamConfig
+
+
+def octave_shapes(size: tuple[int, int], octaves: int, octave_scale: float,
+                  min_side: int = 1) -> list[tuple[int, int]]:
+    """The (height, width) of each octave, smallest first, ending at `size`.
+
+    Octaves whose shorter side would fall below `min_side` (too small for the network) are left out.
+    """
+    shapes = [tuple(int(side / octave_scale ** octave) for side in size) for octave in range(octaves)]
+    return [shape for shape in reversed(shapes) if min(shape) >= min_side] or [tuple(size)]
+
+
+def dream(image, config: DreamConfig = DreamConfig(), backbone: Backbone | None = None) -> Iterator[Frame]:
+    """Run DeepDream on `image` (a path, PIL image or uint8 array), yielding Frames as it goes.
+
+    Without `backbone`, the registry's is used in the precision neuralart.runtime picks for this machine; a
+    backbone passed in computes in its own precision (`Backbone.with_precision`).
+    """
+    backbone = backbone or get_backbone(config.backbone, config.weights, precision="auto")
+    layer_weights = dict(config.layers or backbone.default_layers("dream"))
+    active = {layer: weight for layer, weight in layer_weights.items() if weight}
+    backbone.check_layers(active)
+    original = images.uint8_to_minus1_1(images.load_image(image, max_side=config.max_side))
+    shapes = octave_shapes(original.shape[:2], config.octaves, config.octave_scale, backbone.spec.min_size)
+    return _DreamRun(config, backbone, active, original, shapes).frames()
+
+
+class _DreamRun:
+    """The state of one run: created inside `dream`, never shared between runs or users."""
+
+    def __init__(self, config: DreamConfig, backbone: Backbone, layer_weights: dict[str, float],
+                 original: np.ndarray, shapes: list[tuple[int, int]]):
+        import tensorflow as tf
+
+        self.config = config
+        self.layer_names = tuple(layer_weights)
+        self.layer_weights = tf.constant(list(layer_weights.values()), tf.float32)
+        self.ascend = ascent_function(backbone, self.layer_names, config.tile_size)
+        self.original = tf.constant(original)
+        self.shapes = shapes
+        self.rng = np.random.default_rng(config.seed)
+        self.total_iterations = len(shapes) * config.iterations
+        self.iterations = 0
+        self.losses: dict[str, float] = {}
+        self.cadence = Cadence(config.frame_every)
+
+    def frames(self) -> Iterator[Frame]:
+        image = self.original
+        shrunk_original = images.resize_float(self.original, self.shapes[0])
+        for octave, shape in enumerate(self.shapes, start=1):
+            stage = f"octave {octave}/{len(self.shapes)} ({shape[1]}x{shape[0]})"
+            image = images.resize_float(image, shape)
+            octave_end = self.iterations + self.config.iterations
+            yield from self._octave(image, shape, stage)
+            image = self.image
+            self.iterations = octave_end
+            image, shrunk_original = self._reinject_detail(image, shape, shrunk_original)
+            self.cadence.frame_due(force=True)
+            yield self._frame(image, stage, stage_done=True)
+
+    def _octave(self, image, shape: tuple[int, int], stage: str) -> Iterator[Frame]:
+        """The iterations of one octave, a chunk at a time; the image they reach is left in `self.image`."""
+        iterations = self.config.iterations
+        # All of an octave's rolls are drawn at once, so the result does not depend on how the iterations are
+        # split into calls (which follows the machine's speed).
+        shifts = self._octave_shifts(shape)
+        done = 0
+        while done < iterations:
+            chunk = self.cadence.next_chunk(iterations - done, shape[0] * shape[1])
+            image, stopped = self._ascend_chunk(image, shifts[done:done + chunk], shape)
+            done += chunk
+            if stopped or done >= iterations:
+                break
+            if self.cadence.frame_due():
+                yield self._frame(image, stage)
+        self.image = image
+
+    def _reinject_detail(self, image, shape: tuple[int, int], shrunk_original):
+        """Add back the detail lost by working on a shrunk copy: (original at this size) minus (shrunk original
+        enlarged to this size), as the classic listing does after each octave."""
+        import tensorflow as tf
+
+        same_size_original = images.resize_float(self.original, shape)
+        image = image + same_size_original - images.resize_float(shrunk_original, shape)
+        return tf.clip_by_value(image, -1.0, 1.0), same_size_original
+
+    def _octave_shifts(self, shape: tuple[int, int]) -> np.ndarray:
+        """One random (row, column) roll per iteration of an octave; zeros without `roll`."""
+        iterations = self.config.iterations
+        if not self.config.roll:
+            return np.zeros((iterations, 2), dtype=np.int32)
+        return np.stack([self.rng.integers(0, shape[0], iterations), self.rng.integers(0, shape[1], iterations)],
+                        axis=1).astype(np.int32)
+
+    def _ascend_chunk(self, image, shifts: np.ndarray, shape: tuple[int, int]):
+        """One traced call per iteration of `shifts`; stops early once the objective passes `max_loss`."""
+        import tensorflow as tf
+
+        max_loss = tf.constant(np.inf if self.config.max_loss is None else self.config.max_loss, tf.float32)
+        step_size = tf.constant(self.config.step_size, tf.float32)
+        self.cadence.start_chunk()
+        done, stopped = 0, False
+        for shift in shifts:
+            stepped, loss, layer_losses, moved = self.ascend(image, tf.constant(shift, tf.int32),
+                                                             self.layer_weights, step_size, max_loss)
+            if not bool(moved):  # Reading the flag waits for the step, so the cadence times real work.
+                stopped = True
+                break
+            image, done = stepped, done + 1
+        self.cadence.end_chunk(max(done, 1), shape[0] * shape[1])
+        self.iterations += done
+        self.losses = {"loss": float(loss), **{name: float(value)
+                                               for name, value in zip(self.layer_names, layer_losses.numpy())}}
+        return image, stopped
+
+    def _frame(self, image, stage: str, stage_done: bool = False) -> Frame:
+        return Frame(image=images.minus1_1_to_uint8(image.numpy()), iteration=self.iterations,
+                     total_iterations=self.total_iterations, losses=dict(self.losses), stage=stage,
+                     stage_done=stage_done)

@@ -1,0 +1,94 @@
+"""Feature visualization's settings: which network, layer and filters, which objective, and how to optimise."""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+
+from ..models import backbone_setting, weights_setting
+from ..settings import check_settings, frame_every_setting, seed_setting, setting
+
+OBJECTIVES = ("channel", "neuron", "layer", "class")
+MODES = ("quality", "classic")
+# Each mode's own iteration count and step size: the chapter's 20 steps of size 1; Lucid's Adam at 0.05, with
+# more iterations because each one is a small move in Fourier space.
+MODE_ITERATIONS = {"classic": 20, "quality": 128}
+MODE_STEP_SIZES = {"classic": 1.0, "quality": 0.05}
+MAX_FILTERS = 256
+
+
+@dataclasses.dataclass(frozen=True)
+class FilterConfig:
+    """Settings of one feature-visualization run. Defaults: the chapter's VGG16 layer, filters 0-15, quality
+    mode; `iterations` and `step_size` left as None take the mode's own (classic 20 x 1.0, quality 128 x 0.05).
+    """
+
+    backbone: str = backbone_setting("vgg16", "network to visualize")
+    weights: str | None = weights_setting()
+    layer: str | None = setting(None, "layer whose filters to visualize (none: the network's usual one; for the "
+                                "class objective, its output)", label="Layer", optional=True)
+    filters: str = setting("0-15", "filter index or range, e.g. 3, 0-15 or 0,4,9-12",
+                           label="Filters (an index like 3, or a range like 0-15)")
+    objective: str = setting("channel", "what to maximise: channel (a filter's mean), neuron (its centre unit), "
+                             "layer (all of it) or class (a logit)", label="What to maximise", choices=OBJECTIVES)
+    class_index: int = setting(0, "ImageNet class for the class objective (e.g. 13 is junco, a bird)",
+                               label="Class index", low=0, high=100_000, integer=True)
+    negative: bool = setting(False, "show what the filter most dislikes instead", label="Negative")
+    mode: str = setting("quality", "quality (Fourier parameterization, Adam, random transformations) or classic "
+                        "(the chapter's)", label="Mode", choices=MODES)
+    iterations: int | None = setting(
+        None, f"optimisation iterations per filter (none: the mode's own, {MODE_ITERATIONS['quality']} quality, "
+        f"{MODE_ITERATIONS['classic']} classic)", label="Iterations", low=1, high=5000, integer=True,
+        optional=True, slider=(0, 1000, 1), old_names=("steps",))
+    step_size: float | None = setting(
+        None, f"step size (none: {MODE_STEP_SIZES['quality']:g} for Adam in quality mode, "
+        f"{MODE_STEP_SIZES['classic']:g} for classic's normalised gradient)", label="Step size", low=1e-6,
+        high=100.0, optional=True, old_names=("learning_rate",))
+    size: int = setting(128, "side of each visualization in pixels", label="Image size (px)", low=32, high=512,
+                        integer=True, slider=(32, 512, 16))
+    batch_size: int = setting(16, "filters optimised together in one batch", label="Batch size", low=1, high=64,
+                              integer=True)
+    frame_every: int = frame_every_setting(8)
+    seed: int = seed_setting()
+
+    def __post_init__(self) -> None:
+        if self.layer is not None and (not isinstance(self.layer, str) or not self.layer.strip()):
+            raise ValueError(f"layer must be a layer name or None, got {self.layer!r}")
+        if isinstance(self.filters, numbers.Integral) and not isinstance(self.filters, bool):
+            object.__setattr__(self, "filters", str(int(self.filters)))
+        parse_filters(self.filters)
+        check_settings(self)
+
+    @property
+    def resolved_iterations(self) -> int:
+        """Iterations per batch: this config's, or its mode's own."""
+        return self.iterations if self.iterations is not None else MODE_ITERATIONS[self.mode]
+
+    @property
+    def resolved_step_size(self) -> float:
+        """Step size: this config's, or its mode's own."""
+        return self.step_size if self.step_size is not None else MODE_STEP_SIZES[self.mode]
+
+    @property
+    def filter_indices(self) -> tuple[int, ...]:
+        return parse_filters(self.filters)
+
+
+def parse_filters(text) -> tuple[int, ...]:
+    """'0-15' -> (0, ..., 15); '3' -> (3,); '0,4,9-12' -> (0, 4, 9, 10, 11, 12). Duplicates are dropped."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"filters must be an index or a range like 0-15, got {text!r}")
+    indices: list[int] = []
+    for part in (piece.strip() for piece in text.split(",")):
+        first, dash, last = part.partition("-")
+        try:
+            low = int(first)
+            high = int(last) if dash else low
+        except ValueError:
+            raise ValueError(f"filters: {part!r} is not an index or a range like 0-15") from None
+        if low < 0 or high < low:
+            raise ValueError(f"filters: {part!r} must be an index >= 0 or a range low-high with low <= high")
+        if high - low >= MAX_FILTERS or len(indices) + high - low >= MAX_FILTERS:
+            raise ValueError(f"filters: at most {MAX_FILTERS} filters per run")
+        indices.extend(index for index in range(low, high + 1) if index not in indices)
+    return tuple(indices)

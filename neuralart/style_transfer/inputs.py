@@ -1,0 +1,96 @@
+"""The images a style transfer run works with: the photo and the styles after colour preservation, the sizes of
+its scales, each scale's starting image and targets, and how optimised pixels are shown."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import images
+from .config import StyleConfig
+
+# Style images are read at most this large: enough for a style scale of 2 at the largest output.
+MAX_STYLE_SIDE = 2048
+
+
+def scale_shapes(size: tuple[int, int], multiscale: bool, min_side: int,
+                 network_min_side: int = 1) -> list[tuple[int, int]]:
+    """(height, width) of each scale, smallest first, ending at `size`: halving from `size` while the longest side
+    stays at least `min_side` and the shortest at least what the network needs."""
+    shapes = [tuple(size)]
+    while multiscale:
+        smaller = images.scaled_size(shapes[0], 0.5)
+        if max(smaller) < min_side or min(smaller) < network_min_side:
+            break
+        shapes.insert(0, smaller)
+    return shapes
+
+
+class StyleInputs:
+    """The photo, the style images and the images the network sees of them, for one run."""
+
+    def __init__(self, config: StyleConfig, input_space: images.InputSpace, network_min_side: int,
+                 content: np.ndarray, styles: list[np.ndarray], blend: list[float]):
+        self.config, self.input_space, self.network_min_side, self.blend = config, input_space, network_min_side, blend
+        mode = config.preserve_colors
+        if mode == "histogram":
+            styles = [images.match_color_histogram(style, content) for style in styles]
+        self.content = content
+        if mode == "luminance":
+            self.seen_content = images.luminance_image(content)
+            self.seen_styles = [images.luminance_image(style, like=content) for style in styles]
+        else:
+            self.seen_content, self.seen_styles = content, styles
+        height, width = content.shape[:2]
+        if min(height, width) < network_min_side:
+            raise ValueError(f"The photo is {width}x{height}; this network needs at least {network_min_side} "
+                             "pixels on each side. Please use a larger photo or image size.")
+        self.shapes = scale_shapes((height, width), config.multiscale, config.multiscale_min_side, network_min_side)
+        if config.init == "recolored":
+            self.recolored_content = images.match_color_statistics(self.seen_content, self.seen_styles, blend)
+
+    def ordered(self, image: np.ndarray) -> np.ndarray:
+        """A uint8 or float RGB image as float pixels in the network's channel order, the form optimised."""
+        return self.input_space.in_network_order(np.asarray(image, dtype=np.float32))
+
+    def initial_pixels(self, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+        init = self.config.init
+        if init == "recolored":
+            return self.ordered(images.resize_uint8(self.recolored_content, shape))
+        if init == "content":
+            return self.ordered(images.resize_uint8(self.seen_content, shape))
+        if init == "style":
+            return self.ordered(images.resize_uint8(self.seen_styles[0], shape))
+        # Grey with mild noise: the structure then comes from the losses alone, as in Gatys et al.'s noise start.
+        noise = np.clip(127.5 + 25.0 * rng.standard_normal((*shape, 3)), 0, 255)
+        if self.config.preserve_colors == "luminance":
+            noise = np.repeat(noise.mean(axis=2, keepdims=True), 3, axis=2)
+        return self.ordered(noise)
+
+    def targets(self, features, shape: tuple[int, int]):
+        """Content features and blended style Gram matrices at this scale (computed once per scale), with the
+        traced `features` of the run's steps."""
+        import tensorflow as tf
+
+        content_targets, _ = features(tf.constant(self.ordered(images.resize_uint8(self.seen_content, shape))))
+        blended = None
+        for weight, style in zip(self.blend, self.seen_styles):
+            if weight == 0:
+                continue
+            _, grams = features(tf.constant(self.ordered(self.style_at(style, shape))))
+            weighted = [weight * gram for gram in grams]
+            blended = weighted if blended is None else [total + gram for total, gram in zip(blended, weighted)]
+        return list(content_targets), blended
+
+    def style_at(self, style: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """The style image as the network sees it at this scale: its longest side `style_scale` times the
+        result's (at most MAX_STYLE_SIDE), but never so small that the network cannot take it."""
+        height, width = style.shape[:2]
+        side = min(MAX_STYLE_SIDE, max(shape) * self.config.style_scale)
+        factor = max(side / max(height, width), self.network_min_side / min(height, width))
+        return images.resize_uint8(style, images.scaled_size((height, width), factor))
+
+    def display(self, pixels, shape: tuple[int, int]) -> np.ndarray:
+        pixels = self.ordered(pixels)  # Back to RGB: the reordering is its own inverse.
+        if self.config.preserve_colors == "luminance":
+            return images.with_chroma_of(pixels, images.resize_uint8(self.content, shape))
+        return images.pixels_to_uint8(pixels)
