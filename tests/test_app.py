@@ -387,7 +387,7 @@ def test_a_run_that_fails_before_its_first_image_says_so(monkeypatch):
     import neuralart.deepdream
     from neuralart.ui import dream_tab, streaming
 
-    def failing_dream(image, config):
+    def failing_dream(image, config, backbone=None):
         raise ValueError("This photo is too dull to dream about.")
         yield  # A generator: the error comes with the first frame asked for, not when it is built.
 

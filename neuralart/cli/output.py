@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 from .. import images
 from ..frames import Frame
+from .progress import Progress
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, *, recipe: bool = True) -> None:
@@ -24,15 +25,13 @@ def add_output_arguments(parser: argparse.ArgumentParser, *, recipe: bool = True
 
 def run_to_file(frames: Iterator[Frame], output: str, recipe: dict, report_path: str | None,
                 quiet: bool = False, report_extra: Callable[[Frame], dict] | None = None) -> Frame:
-    """Drive a technique, print progress to stderr, write the last image (with its recipe) and a JSON report."""
+    """Drive a technique with a progress bar, write the last image (with its recipe) and a JSON report."""
     start = time.perf_counter()
     last = None
-    for frame in frames:
-        last = frame
-        if not quiet:
-            losses = " ".join(f"{name}={value:.4g}" for name, value in list(frame.losses.items())[:4])
-            print(f"[{time.perf_counter() - start:6.1f}s] {frame.stage} iteration {frame.iteration}/"
-                  f"{frame.total_iterations} {losses}", file=sys.stderr)
+    with Progress(quiet) as progress:
+        for frame in frames:
+            last = frame
+            progress.update(frame)
     if last is None:
         raise RuntimeError("the run produced no image")
     images.save_png(output, last.image, recipe)

@@ -25,8 +25,8 @@ def inference_model(model, precision: str = "float32", *, fold_batch_norms: bool
       few output channels instead of the block's many input channels. See `_pointwise_groups`.
     - With precision "bfloat16" every layer computes in bfloat16 under Keras' "bfloat16" policy, set per layer
       so the process-wide policy stays untouched. Weights are stored in bfloat16: the "mixed_bfloat16" policy
-      would keep them float32 and cast every kernel on every call, for the same rounded values. The input is cast on entry; outputs are bfloat16 and the techniques cast them to float32 before any
-      loss.
+      would keep them float32 and cast every kernel on every call, for the same rounded values. The input is
+      cast on entry; outputs are bfloat16 and the techniques cast them to float32 before any loss.
     """
     import keras
 

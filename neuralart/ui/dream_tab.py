@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import gradio as gr
 
-from .. import recipes
 from ..deepdream import DreamConfig
+from ..jobs import Job
 from ..models import REGISTRY
 from . import widgets
 from .forms import config_values, widget_values
@@ -61,8 +61,6 @@ def shown_values(config: DreamConfig, form: Mapping) -> dict:
 
 def run_dream(photo, **values):
     """Stream a DeepDream run: (image, status, per-octave gallery, PNG download, what it showed)."""
-    from ..deepdream import dream
-
     if not photo:
         raise gr.Error("Upload a photo (or pick an example) first.")
     config = checked_config(lambda: dream_config(values))
@@ -72,8 +70,7 @@ def run_dream(photo, **values):
         if frame.stage_done:
             octaves.append((frame.image, frame.stage))
         return (list(octaves),)
-    yield from stream_run(lambda: dream(photo, config), recipes.recipe_for("dream", config), extras=1,
-                          follow=follow)
+    yield from stream_run(Job("dream", config, {"image": photo}), extras=1, follow=follow)
 
 
 def build() -> None:

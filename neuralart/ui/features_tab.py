@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import gradio as gr
 
-from .. import recipes
 from ..features import MODE_ITERATIONS, FilterConfig, MapsConfig
+from ..jobs import Job
 from ..models import REGISTRY, get_backbone, weights_from_text
 from ..settings import label_of
 from . import widgets
@@ -52,10 +52,8 @@ def filter_config(values: Mapping) -> FilterConfig:
 
 def run_filters(**values):
     """Stream a feature-visualization run: (grid, status, PNG download, what it showed)."""
-    from ..features import visualize
-
     config = checked_config(lambda: filter_config(values))
-    yield from stream_run(lambda: visualize(config), recipes.recipe_for("filters", config))
+    yield from stream_run(Job("filters", config))
 
 
 def show_feature_maps(photo, backbone, weights, layer):

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterator, Mapping
 
 import gradio as gr
 
-from .. import images
+from .. import images, recipes
 from ..frames import Frame
 from ..images import ImageInputError
+from ..jobs import InProcess, Job
 from ..loop import limit_time
 from ..models import WeightsUnavailableError
 
@@ -44,6 +45,11 @@ def time_budget_seconds() -> float | None:
     """Wall-clock budget per job, from NEURALART_TIME_BUDGET (seconds; 0 means none)."""
     seconds = float(os.environ.get("NEURALART_TIME_BUDGET", "600"))
     return seconds if seconds > 0 else None
+
+
+def executor():
+    """Where the app's jobs run: in this process."""
+    return InProcess()
 
 
 def user_error(error: Exception) -> gr.Error:
@@ -83,16 +89,16 @@ def status_update(text: str, extras: int) -> tuple:
     return (gr.update(), text, *[gr.update()] * extras, gr.update(), gr.update())
 
 
-def stream_run(make_frames: Callable[[], Iterator[Frame]], recipe: Mapping, *, extras: int = 0,
-               follow: Callable[[Frame], tuple] | None = None,
+def stream_run(job: Job, *, extras: int = 0, follow: Callable[[Frame], tuple] | None = None,
                line: Callable[[Frame, float], str] | None = None):
     """A run handler's whole stream: "Loading the network…", then each frame (its image at most every
-    IMAGE_INTERVAL_SECONDS), then the final image with its PNG. `follow(frame)` gives the tab's `extras` values for
-    each frame; `line` writes the status line (default `status_line`)."""
+    IMAGE_INTERVAL_SECONDS), then the final image with its PNG carrying the job's recipe. `follow(frame)` gives
+    the tab's `extras` values for each frame; `line` writes the status line (default `status_line`)."""
     line = line or status_line
+    recipe = recipes.recipe_for(job.technique, job.config)
     yield (*status_update("Loading the network…", extras)[:-1], shown_state(recipe))
     try:
-        frames = start_run(make_frames)
+        frames = start_run(lambda: executor().frames(job))
     except gr.Error as error:
         yield status_update(f"Not started: {error.message}", extras)
         raise

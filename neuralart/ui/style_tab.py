@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import gradio as gr
 
-from .. import recipes
+from ..jobs import Job
 from ..style_transfer import StyleConfig
 from ..style_transfer.config import LOSS_WEIGHT_NAMES
 from . import widgets
@@ -99,8 +99,6 @@ def loss_history_table(history: list[tuple[int, str, float]]):
 
 def run_style(content=None, **values):
     """Stream a style transfer run: (image, status, loss plot, PNG download, what it showed)."""
-    from ..style_transfer import stylize
-
     chosen = [(values.pop(style_name(index), None), values.pop(blend_name(index), 1.0))
               for index in range(1, STYLE_SLOTS + 1)]
     chosen = [(path, weight) for path, weight in chosen if path]
@@ -112,8 +110,8 @@ def run_style(content=None, **values):
     def follow(frame):
         history.extend((frame.iteration, name, value) for name, value in frame.losses.items())
         return (loss_history_table(history),)
-    yield from stream_run(lambda: stylize(content, [path for path, _ in chosen], config),
-                          recipes.recipe_for("style", config), extras=1, follow=follow, line=status_line)
+    job = Job("style", config, {"content": content, "styles": [path for path, _ in chosen]})
+    yield from stream_run(job, extras=1, follow=follow, line=status_line)
 
 
 def _images_form() -> dict:
