@@ -91,3 +91,24 @@ def test_missing_weights_names_file_and_folder(tmp_path, photo_file, monkeypatch
     assert "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5" in error
     assert str(tmp_path / "empty-cache" / "models") in error
     assert "Traceback" not in error
+
+
+def test_old_flag_names_still_work_and_say_what_to_write_instead(tmp_path, photo_file, capsys):
+    output = tmp_path / "out.png"
+    assert cli.main(["dream", str(photo_file), "-o", str(output), "--step", "0.03", *QUICK]) == 0
+    assert "--step is deprecated; use --step-size" in capsys.readouterr().err
+    assert images.read_recipe(str(output))["config"]["step_size"] == 0.03
+
+    from neuralart.cli.flags import config_from_args
+    from neuralart.features import FilterConfig
+    from neuralart.style_transfer import StyleConfig
+
+    parser = cli.build_parser()
+    filters = config_from_args(FilterConfig, parser.parse_args(["filters", "-o", "g.png", "--steps", "7",
+                                                                "--learning-rate", "0.1"]), "filters")
+    assert (filters.iterations, filters.step_size) == (7, 0.1)
+    style = config_from_args(StyleConfig, parser.parse_args(["style", "c.png", "s.png", "-o", "o.png",
+                                                             "--learning-rate", "2.5"]), "style")
+    assert style.step_size == 2.5
+    errors = capsys.readouterr().err
+    assert "--steps is deprecated; use --iterations" in errors and "use --step-size" in errors
