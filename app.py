@@ -11,17 +11,33 @@ import os
 import gradio as gr
 
 from neuralart.ui import dream_tab, features_tab, style_tab
+from neuralart.ui.networks import show_readiness
 from neuralart.ui.widgets import guard_number_inputs, harden_pillow
 
 # Each technique's Run button sits below a long column of settings, and its results head the column beside it:
-# sticky, the results column stays on screen beside whatever part of the settings is in view, so the frames stream
-# where the user looks. Where the columns stack (narrow screens) it is the last item of its row and the rule does
-# nothing. Gradio's container hides its overflow, which would make it the scroll container sticky positions refer
-# to; `clip` cuts the same overflow without being one. Sticky, the column is also a stacking context, lifted above
-# the settings' labels (Gradio's layer 4) so they do not show through its image's full-screen view.
-APP_CSS = (".gradio-container { overflow: clip !important; }\n"
-           ".results-column { position: sticky; top: 8px; align-self: flex-start; "
-           "z-index: calc(var(--layer-4) + 1); }")
+# sticky, the results column keeps the image in view beside whatever part of the settings is shown, so the frames
+# stream where the user looks. A sticky column cannot leave its row, whose end lies just below Run: with Run in
+# the middle of the window or lower, the column stays whole on screen only if it is at most about two thirds of the
+# window tall, so it is held to that and scrolls within itself (the image, the progress bar and the status line
+# come first). Where the columns stack
+# (narrow screens) it is the last item of its row and the rules do nothing. Gradio's container hides its overflow,
+# which would make it the scroll container sticky positions refer to; `clip` cuts the same overflow without being
+# one. Sticky, the column is a stacking context, lifted above the settings' labels (Gradio's layer 4) so they do
+# not show through its image's full-screen view. On a phone the three tab names must fit one row, or Gradio hides
+# the last ones behind a menu.
+APP_CSS = """
+.gradio-container { overflow: clip !important; }
+.results-column { position: sticky; top: 8px; align-self: flex-start; max-height: 66vh; overflow-y: auto;
+                  z-index: calc(var(--layer-4) + 1); }
+.run-image img { max-height: 36vh; object-fit: contain; }
+.run-progress { position: relative; height: 1.6em; border-radius: 4px; background: var(--neutral-200);
+                overflow: hidden; }
+.run-progress-bar { position: absolute; inset: 0 auto 0 0; background: var(--color-accent); opacity: 0.55; }
+.run-progress-words { position: relative; padding-left: 0.5em; font-size: 0.9em; line-height: 1.6em; }
+@media (max-width: 480px) {
+  .tab-wrapper .tab-container > button { padding: 0 5px !important; font-size: 12.5px !important; }
+}
+"""
 
 
 def build_demo() -> gr.Blocks:
@@ -30,11 +46,13 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="neural art studio", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# neural art studio\nSee what convolutional networks see — and make art from it.")
         with gr.Tab("Feature visualization", id="features"):
-            features_tab.build()
+            networks = {"features": features_tab.build()}
         with gr.Tab("DeepDream", id="dream"):
-            dream_tab.build()
+            networks["dream"] = dream_tab.build()
         with gr.Tab("Style transfer", id="style"):
-            style_tab.build()
+            networks["style"] = style_tab.build()
+        for technique, dropdown in networks.items():
+            show_readiness(demo, dropdown, technique)
     demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("NEURALART_QUEUE_SIZE", "20")),
                api_open=False)
     guard_number_inputs(demo)

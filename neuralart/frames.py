@@ -21,8 +21,9 @@ class Frame:
     iteration: iterations done so far (0 for a frame shown before the first one).
     total_iterations: iterations the whole run will do, known when it starts.
     losses: named scalar losses or objectives at this iteration (plain floats).
-    stage: a short human-readable phase ("octave 2/3", "scale 1/2", "filters 0-15").
+    stage: a short phase in words a student knows ("octave 2 of 3 (533×400)", "scale 1 of 2 (256×192)").
     stage_done: True for the frame that closes a stage (an octave, a scale): callers keep these.
+    note: an expert's detail the stage leaves out (a switch of precision, why an octave ended early), or "".
     """
 
     image: np.ndarray
@@ -31,6 +32,7 @@ class Frame:
     losses: Mapping[str, float] = dataclasses.field(default_factory=dict)
     stage: str = ""
     stage_done: bool = False
+    note: str = ""
 
     def __post_init__(self) -> None:
         image = self.image

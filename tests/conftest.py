@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -20,6 +21,9 @@ MOBILENET_WEIGHTS = SHARED / "weights" / "mobilenet_2_5_224_tf_no_top.h5"
 SHARED_IMAGES = SHARED / "images"
 
 _LOOPBACK = ("127.", "::1", "localhost")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(autouse=True)
@@ -99,3 +103,16 @@ def photo(rng):
 
     small = rng.integers(0, 256, (8, 10, 3), dtype=np.uint8)
     return np.asarray(Image.fromarray(small).resize((80, 64), Image.Resampling.BICUBIC))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium under Playwright (never `playwright install`), or a skip saying what is missing."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    if not CHROMIUM.exists() and not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    executable = str(CHROMIUM) if CHROMIUM.exists() else shutil.which("chromium")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -8,6 +8,7 @@ takes a fraction of a second.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -97,8 +98,12 @@ def endpoint_order(server, api_name: str) -> list[str]:
     return [parameter["parameter_name"] for parameter in info["named_endpoints"][f"/{api_name}"]["parameters"]]
 
 
-def final_outputs(client, **overrides):
-    return client.predict(**dream_kwargs(**overrides), api_name="/dream")
+# What /dream returns, in order.
+DreamOutputs = collections.namedtuple("DreamOutputs", "image status progress details gallery download")
+
+
+def final_outputs(client, **overrides) -> DreamOutputs:
+    return DreamOutputs(*client.predict(**dream_kwargs(**overrides), api_name="/dream"))
 
 
 def read_pixels(path) -> np.ndarray:
@@ -109,7 +114,7 @@ def read_pixels(path) -> np.ndarray:
 
 
 def assert_normal_job_completes(client) -> None:
-    image, status, _, download = final_outputs(client, seed=11)
+    image, status, *_, download = final_outputs(client, seed=11)
     assert status.endswith("done"), status
     assert read_pixels(image).shape[2] == 3 and Path(download).suffix == ".png"
 
@@ -137,7 +142,10 @@ def test_demo_is_built_hardened(tmp_path):
     assert demo._queue.max_size == 20 and demo._queue.default_concurrency_limit == 1
     assert demo.api_open is False
     assert Image.MAX_IMAGE_PIXELS == int(images.DEFAULT_MAX_MEGAPIXELS * 1e6)
-    queued = [fn for fn in demo.fns.values() if fn.queue and not str(fn.api_name).startswith("restore_")]
+    # Reading a recipe or checking an upload is instant: queued (for their toasts) but limited by nothing.
+    instant = [fn for fn in demo.fns.values() if fn.queue and fn.concurrency_limit is None]
+    assert all(fn.api_name.startswith("restore_") or fn.api_visibility == "private" for fn in instant)
+    queued = [fn for fn in demo.fns.values() if fn.queue and fn not in instant]
     assert queued, "no queued events"
     for fn in queued:  # Every event that runs a network shares one concurrency group...
         assert fn.concurrency_id == TF_JOBS, fn.name
@@ -184,7 +192,7 @@ def test_dream_streams_several_distinct_frames(client):
     streamed = [output[0] for output in job if isinstance(output[0], str)]
     digests = {hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in streamed}
     assert len(digests) >= 3, streamed
-    image, status, gallery, download = job.outputs()[-1]
+    image, status, _, _, gallery, download = job.outputs()[-1]
     assert status.endswith("done") and len(gallery) == 2
     recipe = images.read_recipe(download)
     assert recipe["technique"] == "dream" and recipe["config"]["octaves"] == 2
@@ -270,9 +278,9 @@ def test_time_budget_keeps_the_last_image_with_a_warning(monkeypatch):
     monkeypatch.setenv("NEURALART_TIME_BUDGET", "0.5")
     with pytest.warns(UserWarning, match=r"Time budget of 0.5 s reached"):
         outputs = list(dream_tab.run_dream(str(PHOTO), **dream_values(iterations=1000, max_side=128)))
-    image, status, _, download, _ = outputs[-1]
+    image, status, *_, download, _ = outputs[-1]
     assert isinstance(image, np.ndarray) and image.dtype == np.uint8
-    assert status.endswith("stopped early") and "/1000" in status
+    assert status.endswith("stopped early") and "of 1000" in status
     assert Path(download).is_file()
 
 
@@ -291,7 +299,7 @@ def test_a_stopped_run_offers_its_last_image_with_the_runs_recipe():
     recipe = recipes.recipe_for("dream", dream_tab.dream_config(values))
     assert outputs[0][-1] == streaming.shown_state(recipe), "the run keeps its recipe before any image"
     *streamed, final = [output for output in outputs if isinstance(output[0], np.ndarray)]
-    assert streamed and all(output[-1] == {"recipe": recipe, "image": output[0]} for output in streamed)
+    assert streamed and all(output[-1] == streaming.shown_state(recipe, output[0]) for output in streamed)
     assert final[-1] == gr.update(), "the last output (with the final PNG) leaves what was kept"
 
     shown = streamed[-1][-1]
@@ -324,8 +332,8 @@ def test_real_squeezenet_weights_from_the_keras_cache(client, tmp_path, monkeypa
     losses = {}
     for weights in ("imagenet", "random"):
         job = client.submit(**dream_kwargs(weights=weights, iterations=20, max_side=128), api_name="/dream")
-        losses[weights] = [float(re.search(r"· loss ([-+.e0-9]+)", output[1]).group(1)) for output in job
-                           if " · loss " in output[1]]
+        losses[weights] = [float(re.search(r"· dream strength ([-+.e0-9]+)", output[1]).group(1))
+                           for output in job if " · dream strength " in output[1]]
         assert job.outputs()[-1][1].endswith("done")
     trained, untrained = losses["imagenet"], losses["random"]
     # The objective grows over the run (by 1.9-2.5x across seeds and precisions at these settings; the random
@@ -334,21 +342,25 @@ def test_real_squeezenet_weights_from_the_keras_cache(client, tmp_path, monkeypa
     assert trained[0] > 50 * untrained[0], losses  # ...and comes from trained filters, not a random stand-in.
 
 
-def test_missing_weights_name_the_file_and_the_folder(client, tmp_path, monkeypatch):
+MISSING_VGG16 = "VGG16's trained weights are not on this server and cannot be downloaded now"
+
+
+def test_missing_weights_are_said_in_a_sentence_without_server_paths(client, tmp_path, monkeypatch, caplog):
+    """What the browser sees names the network and what to do; the file and the folder go to the server's log."""
     from gradio_client.exceptions import AppError
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
-    with pytest.raises(AppError) as caught:
+    with caplog.at_level("WARNING", logger="neuralart.app"), pytest.raises(AppError) as caught:
         final_outputs(client, backbone="vgg16", weights="imagenet")
     message = str(caught.value)
-    assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
-    assert str(tmp_path / "empty-keras-home" / "models") in message and "random weights" in message
-    assert "Traceback" not in message
+    assert MISSING_VGG16 in message and "random (untrained)" in message
+    assert str(tmp_path) not in message and "Traceback" not in message and "URL" not in message
+    assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in caplog.text
 
 
 def test_a_run_that_cannot_start_says_why_in_its_status(tmp_path, monkeypatch):
-    """The status box, which said "Loading the network…", names the missing file before the error toast,
-    rather than loading forever."""
+    """The status box, which said "Loading the network…", says what is missing before the error toast, rather
+    than loading forever."""
     import gradio as gr
 
     from neuralart.ui import dream_tab
@@ -356,11 +368,11 @@ def test_a_run_that_cannot_start_says_why_in_its_status(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
     run = dream_tab.run_dream(str(PHOTO), **dream_values(backbone="vgg16", weights="imagenet"))
     statuses = []
-    with pytest.raises(gr.Error, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"):
+    with pytest.raises(gr.Error, match=MISSING_VGG16):
         for outputs in run:
             statuses.append(outputs[1])
     assert statuses[0] == "Loading the network…"
-    assert statuses[-1].startswith("Not started: ") and "vgg16_weights_tf_dim_ordering" in statuses[-1]
+    assert statuses[-1].startswith("Not started: ") and MISSING_VGG16 in statuses[-1]
 
 
 def test_feature_maps_and_kernels_that_fail_clear_the_last_answer(tmp_path, monkeypatch):
@@ -376,11 +388,11 @@ def test_feature_maps_and_kernels_that_fail_clear_the_last_answer(tmp_path, monk
     for handler in (lambda: app.show_feature_maps(str(PHOTO), "vgg16", "imagenet", "block1_conv1"),
                     lambda: app.show_kernels("vgg16", "imagenet")):
         outputs = []
-        with pytest.raises(gr.Error, match="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"):
+        with pytest.raises(gr.Error, match=MISSING_VGG16):
             for output in handler():
                 outputs.append(output)
         assert outputs[-1][0] is None
-        assert outputs[-1][1].startswith("Not shown: ") and "vgg16_weights_tf_dim_ordering" in outputs[-1][1]
+        assert outputs[-1][1].startswith("Not shown: ") and MISSING_VGG16 in outputs[-1][1]
 
 
 def test_a_run_that_fails_before_its_first_image_says_so(monkeypatch):
@@ -412,7 +424,7 @@ def test_every_hostile_upload_gets_its_clear_message(client, tmp_path):
             assert re.search(case.message, str(caught.value)), (case.name, str(caught.value))
         else:
             # Zero iterations return the input: what the server worked on is exactly what our loader makes of it.
-            image, status, _, _ = final_outputs(client, photo=path, iterations=0, max_side=128)
+            image, status, *_ = final_outputs(client, photo=path, iterations=0, max_side=128)
             served = read_pixels(image)
             case.check(served)
             expected = load_image(str(path), max_side=128)
@@ -526,7 +538,7 @@ def test_recipe_round_trip_restores_settings_and_reproduces_the_image(client):
     from neuralart import images, recipes
     from neuralart.ui import dream_tab
 
-    image, _, _, download = final_outputs(client, layers=RECIPE_LAYERS, **RECIPE_RUN)
+    image, *_, download = final_outputs(client, layers=RECIPE_LAYERS, **RECIPE_RUN)
     stored = recipes.config_from_recipe(images.read_recipe(download), "dream")
     assert stored == dream_tab.dream_config(dream_values(layers=RECIPE_LAYERS, **RECIPE_RUN))
 
@@ -538,7 +550,7 @@ def test_recipe_round_trip_restores_settings_and_reproduces_the_image(client):
     labels = [update.get("label") for update in updates[2:2 + dream_tab.MAX_LAYER_SLIDERS]]
     assert labels[:len(SQUEEZENET_LAYERS)] == list(SQUEEZENET_LAYERS)
 
-    again, _, _, _ = client.predict(photo=handle_file(str(PHOTO)), **restored, api_name="/dream")
+    again, *_ = client.predict(photo=handle_file(str(PHOTO)), **restored, api_name="/dream")
     assert np.array_equal(read_pixels(again), read_pixels(image)), "same recipe, same seed: same image"
     assert np.array_equal(read_pixels(image), images.load_image(download))
 
@@ -628,7 +640,7 @@ def test_each_tab_restores_a_recipe_and_reproduces_its_image(technique, tmp_path
               for name, widget in named.items()}
     outputs = list(run.fn(**values))[-1]
     image = outputs[0]
-    download = next(value for widget, value in zip(run.outputs, outputs) if isinstance(widget, gr.File))
+    download = next(value for widget, value in zip(run.outputs, outputs) if isinstance(widget, gr.DownloadButton))
     assert recipes.config_from_recipe(images.read_recipe(download), technique) == config
     assert np.array_equal(image, expected), "the restored settings made another image"
 
@@ -650,7 +662,7 @@ def test_eight_concurrent_sessions_finish_or_get_queue_full(tmp_path):
         def session(index: int) -> None:
             start.wait()
             try:
-                _, status, _, _ = final_outputs(clients[index], iterations=20, seed=index)
+                status = final_outputs(clients[index], iterations=20, seed=index).status
                 results[index] = "finished" if status.endswith("done") else f"odd status: {status}"
             except AppError as error:
                 results[index] = f"app error: {error}"
@@ -714,7 +726,7 @@ def test_fifty_jobs_do_not_grow_the_server_memory(app_process, tmp_path):
         final_outputs(client, seed=seed)
     before = server_process.memory_info().rss
     for seed in range(50):
-        _, status, _, _ = final_outputs(client, seed=100 + seed)
+        status = final_outputs(client, seed=100 + seed).status
         assert status.endswith("done")
     after = server_process.memory_info().rss
     print(f"server RSS after warm-up {before / 2**20:.0f} MiB, after 50 jobs {after / 2**20:.0f} MiB "

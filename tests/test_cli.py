@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
+import os
+import re
 
 import numpy as np
 import pytest
@@ -112,3 +115,116 @@ def test_old_flag_names_still_work_and_say_what_to_write_instead(tmp_path, photo
     assert style.step_size == 2.5
     errors = capsys.readouterr().err
     assert "--steps is deprecated; use --iterations" in errors and "use --step-size" in errors
+
+
+# --- what a user sees on the command line (issue: rough edges on the command line) -------------------------------
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def frames_of(count: int, stage: str = "octave 1/1"):
+    from neuralart.frames import Frame
+
+    for iteration in range(1, count + 1):
+        yield Frame(image=np.zeros((4, 4, 3), np.uint8), iteration=iteration, total_iterations=count,
+                    losses={"loss": float(iteration)}, stage=stage)
+
+
+def test_progress_is_a_bar_with_time_left_on_a_terminal_and_silent_elsewhere():
+    from neuralart.cli.progress import Progress
+
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        with Progress(stream=stream) as progress:
+            for frame in frames_of(5):
+                progress.update(frame)
+    shown = terminal.getvalue()
+    assert "5/5" in shown and "octave 1/1" in shown and re.search(r"<\d\d:\d\d", shown), shown
+    assert pipe.getvalue() == ""
+    with Progress(quiet=True, stream=Terminal()) as progress:
+        assert not progress.enabled
+
+
+def test_ctrl_c_keeps_the_last_image_marked_as_stopped(tmp_path, photo_file, monkeypatch, capsys):
+    import neuralart.deepdream
+
+    def interrupted(image, config, backbone=None):
+        yield from frames_of(3)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(neuralart.deepdream, "dream", interrupted)
+    output, report = tmp_path / "out.png", tmp_path / "report.json"
+    assert cli.main(["dream", str(photo_file), "-o", str(output), "--report", str(report), *QUICK]) == 130
+    stopped = tmp_path / "out-stopped.png"
+    assert stopped.is_file() and not output.exists()
+    assert images.read_recipe(str(stopped))["stopped"] == {"iteration": 3, "of": 3}
+    assert str(stopped) in capsys.readouterr().err
+    assert json.loads(report.read_text())["stopped"] is True
+
+
+@pytest.mark.parametrize("ending, magic", [(".jpg", b"\xff\xd8"), (".jpeg", b"\xff\xd8"), (".webp", b"RIFF"),
+                                           (".png", b"\x89PNG")])
+def test_the_output_is_written_in_the_format_its_name_asks_for(tmp_path, photo_file, ending, magic):
+    output = tmp_path / f"out{ending}"
+    assert cli.main(["dream", str(photo_file), "-o", str(output), "--seed", "4", *QUICK]) == 0
+    assert output.read_bytes().startswith(magic)
+    assert images.read_recipe(str(output))["config"]["seed"] == 4
+
+
+def test_an_output_name_we_cannot_write_is_refused_before_any_work(tmp_path, photo_file, capsys):
+    assert cli.main(["dream", str(photo_file), "-o", str(tmp_path / "out.tiff"), *QUICK]) == 2
+    assert "must end in .png, .jpg, .jpeg or .webp" in capsys.readouterr().err
+    assert not list(tmp_path.glob("out*"))
+
+
+def help_of(*command: str) -> str:
+    parser = cli.build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args([*command, "--help"])
+    return ""
+
+
+def test_help_lists_the_valid_choices(capsys):
+    expected = {"dream": ["vgg16, vgg19, inception_v3, squeezenet, mobilenet", "layers BACKBONE"],
+                "filters": ["channel, neuron, layer, class", "quality, classic"],
+                "style": ["lbfgs, adam", "none, luminance, histogram", "recolored, content, noise, style"]}
+    for command, phrases in expected.items():
+        help_of(command)
+        text = " ".join(capsys.readouterr().out.split())
+        for phrase in phrases:
+            assert phrase in text, (command, phrase)
+
+
+def test_the_layers_command_lists_a_networks_layers_with_their_sizes(capsys):
+    assert cli.main(["layers", "squeezenet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    fire5 = next(line for line in lines if line.split()[0] == "fire5_concat")
+    assert "27x27" in fire5 and "256 channels" in fire5 and "dream" in fire5
+    assert sum(line.startswith("  ") for line in lines) == 9
+
+
+def test_an_unknown_backbone_is_refused_with_only_the_real_choices(capsys):
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["dream", "in.png", "-o", "o.png", "--backbone", "custom"])
+    error = capsys.readouterr().err
+    assert "invalid choice: 'custom'" in error and "squeezenet" in error
+    assert "custom" not in error.split("choose from")[1]
+
+
+@pytest.mark.slow
+def test_only_our_own_lines_reach_stderr_unless_verbose(tmp_path, photo_file):
+    """TensorFlow's start-up lines (CPU features, oneDNN, absl) are not shown: a run says what it wrote."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    output = tmp_path / "out.png"
+    command = [sys.executable, "-m", "neuralart", "dream", str(photo_file), "-o", str(output),
+               "--backbone", "squeezenet", "--weights", "none", "--max-side", "64", "--iterations", "1"]
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=environment)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [f"wrote {output}"], result.stderr

@@ -219,7 +219,7 @@ def test_classic_skips_dead_filters(backbone_with_dead_filter):
     assert set(result.kept) == {0, 3}
     final = list(visualize(settings, backbone_with_dead_filter))[-1]
     assert final.image.shape == images.image_grid([result.tiles[k] for k in result.kept]).shape
-    assert final.stage.endswith("kept 2 of 4")
+    assert final.stage.endswith("2 of 4 filters responded (the silent ones are left out)")
 
 
 def test_classic_tiles_are_normalised_for_display(tiny_backbone):
@@ -592,8 +592,11 @@ def test_cli_filters_writes_the_grid_its_recipe_and_a_report(tmp_path):
 def test_cli_filters_reports_bad_settings(capsys):
     from neuralart.cli import main
 
-    assert main(["filters", "-o", "x.png", "--objective", "texture"]) == 2
-    assert "objective must be one of" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as caught:  # argparse refuses a value outside the setting's choices.
+        main(["filters", "-o", "x.png", "--objective", "texture"])
+    assert caught.value.code == 2 and "invalid choice: 'texture'" in capsys.readouterr().err
+    assert main(["filters", "-o", "x.png", "--size", "5"]) == 2
+    assert "size must be between 32 and 512" in capsys.readouterr().err
 
 
 def test_cli_featuremaps_writes_maps_kernels_and_report(tmp_path):
@@ -621,7 +624,7 @@ def test_app_handlers_build_configs_and_stream(tmp_path):
     made = features_tab.filter_config(values)
     assert made.iterations is None and made.filters == "0-1" and made.weights is None
     outputs = list(features_tab.run_filters(**{**values, "iterations": 2}))
-    final_image, final_status, download, _ = outputs[-1]
+    final_image, final_status, *_, download, _ = outputs[-1]
     assert final_image.dtype == np.uint8 and "done" in final_status
     assert images.read_recipe(download)["technique"] == "filters"
 

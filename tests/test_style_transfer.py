@@ -378,13 +378,13 @@ def test_a_stalled_bfloat16_scale_is_finished_in_float32(photo, painting, tiny_b
                                         else style_module.MAX_HALVINGS)
     assert style_module.BFLOAT16_HALVINGS < style_module.MAX_HALVINGS
     if precision == "float32":
-        assert len(steppers) == 1 and not any("float32" in frame.stage for frame in frames)
+        assert len(steppers) == 1 and not any("float32" in frame.note for frame in frames)
         assert [frame.iteration for frame in frames] == [1, 3, 20]
         return
     assert len(steppers) == 2 and steppers[1].evaluations > 1
     assert steppers[1].max_halvings == style_module.MAX_HALVINGS
     assert float32_steps.smoothed_value_and_gradient.experimental_get_tracing_count() == 1
-    refined = ["refined in float32" in frame.stage for frame in frames]
+    refined = ["float32" in frame.note for frame in frames]
     # The stepper gave up in the chunk that took it past 4 iterations: a frame there shows the switch, and every
     # later one is marked too.
     iterations = [frame.iteration for frame in frames]
@@ -548,10 +548,14 @@ def test_style_command_writes_png_recipe_and_report(tmp_path, image_files):
 
 def test_style_command_bad_value_is_one_clear_line(tmp_path, image_files, capsys):
     content, style = image_files
-    assert cli.main(["style", str(content), str(style), "-o", str(tmp_path / "o.png"), "--weights", "none",
-                     "--preserve-colors", "sepia"]) == 2
+    with pytest.raises(SystemExit) as caught:  # A value outside the setting's choices: argparse says which are.
+        cli.main(["style", str(content), str(style), "-o", str(tmp_path / "o.png"), "--preserve-colors", "sepia"])
     error = capsys.readouterr().err
-    assert error.startswith("error: preserve_colors must be one of") and "Traceback" not in error
+    assert caught.value.code == 2 and "invalid choice: 'sepia' (choose from 'none', 'luminance', 'histogram')" in error
+    assert cli.main(["style", str(content), str(style), "-o", str(tmp_path / "o.png"), "--weights", "none",
+                     "--style-scale", "9"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: style_scale must be between 0.1 and 4") and "Traceback" not in error
 
 
 # --- real SqueezeNet -------------------------------------------------------------------------------------------

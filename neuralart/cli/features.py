@@ -62,15 +62,18 @@ def run_featuremaps(args) -> None:
     from ..models import get_backbone
 
     start = time.perf_counter()
+    for output in (args.output, args.kernels):
+        if output:
+            images.format_for(output)  # Refused before any work.
     config = config_from_args(MapsConfig, args, "featuremaps")
     backbone = get_backbone(config.backbone, config.weights)
     maps = feature_maps(args.input, backbone, config.layer, count=config.count, max_side=config.max_side)
-    images.save_png(args.output, maps.grid)
+    images.save_image(args.output, maps.grid)
     report = {"layer": maps.layer, "shape": list(maps.shape), "channels": list(maps.channels),
               "mean_activation": [round(value, 6) for value in maps.means], "output": args.output}
     if args.kernels:
         kernels = kernel_tiles(backbone)
-        images.save_png(args.kernels, kernels.grid)
+        images.save_image(args.kernels, kernels.grid)
         report["kernels"] = {"layer": kernels.layer, "shape": list(kernels.shape), "output": args.kernels}
     report["wall_time_s"] = round(time.perf_counter() - start, 3)
     if args.report:

@@ -18,6 +18,8 @@ from ..models import weights_from_text
 from ..settings import Setting, settings_of
 
 WEIGHTS_METAVAR = "imagenet|none|PATH"
+LAYER_FIELDS = ("layer", "layers", "content_layers", "style_layers")
+LAYERS_HINT = "`python -m neuralart layers BACKBONE` lists a network's layers"
 
 
 def _optional(convert: Callable) -> Callable:
@@ -54,10 +56,10 @@ def flag_name(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
-def help_text(described: Setting, default) -> str:
+def help_text(described: Setting, default, name: str = "") -> str:
     """The field's help, its valid values and its default, as `--help` shows them."""
     shown = validation.format_weights(default) if isinstance(default, Mapping) else default
-    parts = [described.help]
+    parts = [described.help + (f"; {LAYERS_HINT}" if name in LAYER_FIELDS else "")]
     valid = described.describe_range()
     if valid:
         parts.append(f"({valid})")
@@ -85,7 +87,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class, *, skip:
         if name in skip:
             continue
         default = getattr(defaults, name)
-        help_line = help_text(described, default)
+        help_line = help_text(described, default, name)
         if name == "weights":
             parser.add_argument(flag_name(name), metavar=WEIGHTS_METAVAR, default=argparse.SUPPRESS,
                                 help=help_line)
@@ -94,7 +96,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class, *, skip:
                                 help=help_line)
         else:
             parser.add_argument(flag_name(name), type=converter(hints[name]), default=argparse.SUPPRESS,
-                                metavar=name.upper(), help=help_line)
+                                metavar=name.upper(), choices=described.choices or None, help=help_line)
         for old_name in described.old_names:
             parser.add_argument(flag_name(old_name), dest=name, action=DeprecatedFlag,
                                 replacement=flag_name(name), type=converter(hints[name]), default=argparse.SUPPRESS,

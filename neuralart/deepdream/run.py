@@ -62,7 +62,7 @@ class _DreamRun:
         image = self.original
         shrunk_original = images.resize_float(self.original, self.shapes[0])
         for octave, shape in enumerate(self.shapes, start=1):
-            stage = f"octave {octave}/{len(self.shapes)} ({shape[1]}x{shape[0]})"
+            stage = f"octave {octave} of {len(self.shapes)} ({shape[1]}×{shape[0]})"
             image = images.resize_float(image, shape)
             octave_end = self.iterations + self.config.iterations
             yield from self._octave(image, shape, stage)

@@ -111,6 +111,9 @@ class _QualityBatch:
 
 
 BATCH_CLASSES = {"classic": _ClassicBatch, "quality": _QualityBatch}
+# How a status line names one target and several, per objective.
+TARGET_WORDS = {"channel": ("filter", "filters"), "neuron": ("unit", "units"), "layer": ("layer", "layers"),
+                "class": ("class", "classes")}
 
 
 def visualize(config: FilterConfig = FilterConfig(), backbone: Backbone | None = None) -> Iterator[Frame]:
@@ -186,7 +189,7 @@ class _FilterRun:
 
     def _progress_frame(self, batch_number: int) -> Frame:
         targets = [target for target in self.plan.targets if target in self.tiles]
-        stage = f"{self.plan.layer} · batch {batch_number}/{len(self.batches)}"
+        stage = f"{self.plan.layer}: {self._target_words(self.batches[batch_number - 1])}"
         return Frame(image=images.image_grid([self.tiles[target] for target in targets]),
                      iteration=self.iterations, total_iterations=self.total_iterations,
                      losses=self._losses(targets), stage=stage)
@@ -196,10 +199,22 @@ class _FilterRun:
         # When nothing responded, show every tile anyway: a blank result would explain nothing.
         shown = kept or self.plan.targets
         rest = [target for target in self.plan.targets if target not in kept]
-        stage = f"{self.plan.layer} · kept {len(kept)} of {len(self.plan.targets)}"
+        count, many = len(self.plan.targets), TARGET_WORDS[self.plan.objective][1]
+        stage = (f"{self.plan.layer}: {len(kept)} of {count} {many} responded (the silent ones are left out)"
+                 if len(kept) < count else f"{self.plan.layer}: {self._target_words(self.plan.targets)}")
         return Frame(image=images.image_grid([self.tiles[target] for target in shown]),
                      iteration=self.total_iterations, total_iterations=self.total_iterations,
                      losses=self._losses(list(kept) + rest), stage=stage, stage_done=True)
+
+    def _target_words(self, targets: tuple[int, ...]) -> str:
+        """'filters 0–15', 'filter 3', 'class 11' or 'the whole layer', for a status line."""
+        one, many = TARGET_WORDS[self.plan.objective]
+        if self.plan.objective == "layer":
+            return "the whole layer"
+        if len(targets) == 1:
+            return f"{one} {targets[0]}"
+        in_a_row = tuple(targets) == tuple(range(targets[0], targets[0] + len(targets)))
+        return f"{many} {targets[0]}–{targets[-1]}" if in_a_row else f"{len(targets)} {many}"
 
     def _losses(self, targets) -> dict[str, float]:
         return {self.labels[target]: self.values[target] for target in targets}

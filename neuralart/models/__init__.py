@@ -8,9 +8,9 @@ from .registry import (BACKBONE_NAMES, CHAPTER_LOSS_WEIGHTS, CUSTOM_BACKBONE, RE
                        backbone_setting, weights_setting)
 from .surgery import inference_model
 from .weights import (WeightsFile, WeightsUnavailableError, fetch_weights, keras_home, missing_weights_message,
-                      weights_from_text)
+                      weights_cached, weights_downloadable, weights_from_text)
 
 __all__ = ["BACKBONE_NAMES", "Backbone", "BackboneSpec", "CHAPTER_LOSS_WEIGHTS", "CUSTOM_BACKBONE", "REGISTRY",
            "WeightsFile", "WeightsUnavailableError", "backbone_from_model", "backbone_setting", "fetch_weights",
-           "get_backbone", "inference_model", "keras_home", "missing_weights_message", "weights_from_text",
-           "weights_setting"]
+           "get_backbone", "inference_model", "keras_home", "missing_weights_message", "weights_cached",
+           "weights_downloadable", "weights_from_text", "weights_setting"]

@@ -15,7 +15,13 @@ SQUEEZENET_URL = ("https://github.com/DeepCognition/keras-squeezenet/releases/do
 
 
 class WeightsUnavailableError(RuntimeError):
-    """ImageNet weights are neither cached nor downloadable; the message names the file and the folder."""
+    """ImageNet weights are neither cached nor downloadable; the message names the file and the folder (for the
+    command line; the web app says it without server paths, from `backbone_name`)."""
+
+    def __init__(self, message: str, backbone_name: str = "", weights_file: WeightsFile | None = None):
+        super().__init__(message)
+        self.backbone_name = backbone_name
+        self.weights_file = weights_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,7 +31,6 @@ class WeightsFile:
     filename: str
     origin: str
     file_hash: str | None = None
-
 
 
 def keras_weights(folder: str, stem: str, hash_notop: str | None, hash_top: str | None):
@@ -51,7 +56,8 @@ def fetch_weights(weights_file: WeightsFile, backbone_name: str) -> str:
         return keras.utils.get_file(weights_file.filename, weights_file.origin, file_hash=weights_file.file_hash,
                                     cache_subdir="models", cache_dir=keras_home())
     except Exception as error:  # get_file raises plain Exception subclasses for every network failure.
-        raise WeightsUnavailableError(missing_weights_message(weights_file, backbone_name, error)) from error
+        raise WeightsUnavailableError(missing_weights_message(weights_file, backbone_name, error), backbone_name,
+                                      weights_file) from error
 
 
 def missing_weights_message(weights_file: WeightsFile, backbone_name: str, error: Exception | None = None) -> str:
@@ -61,6 +67,22 @@ def missing_weights_message(weights_file: WeightsFile, backbone_name: str, error
             f"Missing file: {weights_file.filename}. Download it from {weights_file.origin} and put it in "
             f"{folder}{os.sep} (set KERAS_HOME to use another folder), or choose random weights.")
 
+def weights_cached(weights_file: WeightsFile) -> bool:
+    """Whether the file is in the Keras cache already (a run then needs no download)."""
+    return os.path.isfile(os.path.join(keras_home(), "models", weights_file.filename))
+
+
+def weights_downloadable(weights_file: WeightsFile, timeout: float = 1.0) -> bool:
+    """Whether the file's server answers on its port now (a quick connection, no download)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(weights_file.origin)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def weights_from_text(text: str | None) -> str | None:

@@ -15,6 +15,8 @@ from .inputs import MAX_STYLE_SIDE, StyleInputs
 from .scales import scale_class
 from .steps import style_steps
 
+REFINED_NOTE = "finishing this scale in float32: in bfloat16, rounding noise had stalled L-BFGS"
+
 
 def stylize(content, styles, config: StyleConfig = StyleConfig(),
             backbone: Backbone | None = None) -> Iterator[Frame]:
@@ -87,25 +89,27 @@ class _StyleRun:
         self.total_iterations = len(inputs.shapes) * config.iterations
         self.iterations = 0
         self.cadence = Cadence(config.frame_every)
+        self.note = ""
 
     def frames(self) -> Iterator[Frame]:
         import tensorflow as tf
 
         pixels = None
         for index, shape in enumerate(self.inputs.shapes, start=1):
-            stage = f"scale {index}/{len(self.inputs.shapes)} ({shape[1]}x{shape[0]})"
+            stage = f"scale {index} of {len(self.inputs.shapes)} ({shape[1]}×{shape[0]})"
             if pixels is None:
                 pixels = self.inputs.initial_pixels(shape, self.rng)
             else:
                 pixels = tf.clip_by_value(images.resize_float(pixels, shape), 0.0, 255.0).numpy()
             self.steps_function = style_steps(self.backbone, *self.layer_names)
             self.precision = self.backbone.precision
-            pixels, terms, stage = yield from self._scale(pixels, shape, stage)
+            self.note = ""
+            pixels, terms = yield from self._scale(pixels, shape, stage)
             self.cadence.frame_due(force=True)
             yield self._frame(pixels, terms, shape, stage, stage_done=True)
 
     def _scale(self, pixels: np.ndarray, shape: tuple[int, int], stage: str):
-        """One scale's iterations, a chunk at a time; returns its best (pixels, terms) and its stage as it ended."""
+        """One scale's iterations, a chunk at a time; returns its best (pixels, terms)."""
         optimizer = scale_class(self.config)
         scale = optimizer(self, pixels, *self.inputs.targets(self.steps_function.features, shape))
         scale_end = self.iterations + self.config.iterations
@@ -116,7 +120,7 @@ class _StyleRun:
             if finished and self.iterations + done < scale_end and self._refine_in_float32():
                 # L-BFGS found no lower value along its direction, twice: in bfloat16 that is usually the rounding
                 # noise of the loss, not a minimum. Finish this scale in float32.
-                stage += ", refined in float32"
+                self.note = REFINED_NOTE
                 self.iterations += done
                 pixels, terms = scale.best()
                 # A frame now: finding the stall took several evaluations, and the float32 scale's targets and
@@ -128,7 +132,7 @@ class _StyleRun:
             self.iterations = scale_end if finished else self.iterations + done
             if self.iterations < scale_end and self.cadence.frame_due():
                 yield self._frame(scale.current, scale.current_terms, shape, stage)
-        return (*scale.best(), stage)
+        return scale.best()
 
     def _refine_in_float32(self) -> bool:
         """Switch this scale's steps to float32 if they compute in bfloat16; whether it switched. (The next scale
@@ -141,7 +145,8 @@ class _StyleRun:
     def _frame(self, pixels, terms, shape, stage: str, stage_done: bool = False) -> Frame:
         losses = {name: float(value) for name, value in zip(LOSS_TERMS, np.asarray(terms))}
         return Frame(image=self.inputs.display(pixels, shape), iteration=self.iterations,
-                     total_iterations=self.total_iterations, losses=losses, stage=stage, stage_done=stage_done)
+                     total_iterations=self.total_iterations, losses=losses, stage=stage, stage_done=stage_done,
+                     note=self.note)
 
     def evaluate(self, pixels, content_targets, style_targets):
         """(terms [total, content, style, tv], gradient) of a float32 pixel array."""

@@ -12,7 +12,9 @@ from ..models import REGISTRY
 from . import widgets
 from .forms import config_values, widget_values
 from .restore import add_recipe_drop
-from .streaming import TF_JOBS, checked_config, stream_run, wire_stop
+from . import status
+from .networks import wire_switch
+from .streaming import TF_JOBS, stream_run, wire_stop
 
 MAX_LAYER_SLIDERS = max(len(spec.dream_layers) for spec in REGISTRY.values())
 LAYER_SLIDER_RANGE = (-5, 5, 0.1)
@@ -59,21 +61,30 @@ def shown_values(config: DreamConfig, form: Mapping) -> dict:
                                               for index, settings in enumerate(sliders)}}
 
 
-def run_dream(photo, **values):
-    """Stream a DeepDream run: (image, status, per-octave gallery, PNG download, what it showed)."""
-    if not photo:
-        raise gr.Error("Upload a photo (or pick an example) first.")
-    config = checked_config(lambda: dream_config(values))
+def run_dream(photo=None, **values):
+    """Stream a DeepDream run: (image, status, progress, details, per-octave gallery, PNG download, what it
+    showed)."""
     octaves = []
 
     def follow(frame):
         if frame.stage_done:
             octaves.append((frame.image, frame.stage))
         return (list(octaves),)
-    yield from stream_run(Job("dream", config, {"image": photo}), extras=1, follow=follow)
+    yield from stream_run(lambda: dream_job(photo, values), "dream", extras=1, follow=follow, line=status_line)
 
 
-def build() -> None:
+def dream_job(photo: str | None, values: Mapping) -> Job:
+    """The run the tab's photo and settings describe (the photo checked first: the slot is named if it fails)."""
+    image = widgets.checked_photo(photo, "Photo")
+    return Job("dream", dream_config(values), {"image": image})
+
+
+def status_line(frame, elapsed: float) -> str:
+    return status.status_line(frame, elapsed, main_loss="loss")
+
+
+def build() -> gr.Dropdown:
+    """The tab; returns its network dropdown (the page marks which networks are ready when it loads)."""
     defaults = DreamConfig()
     gr.Markdown(EXPLANATION)
     with gr.Row():
@@ -91,17 +102,18 @@ def build() -> None:
             form["seed"], run, stop = widgets.seed_and_buttons(DreamConfig, "dream")
             add_recipe_drop("dream", form, lambda config: shown_values(config, form), own_way=("layers",))
         with widgets.results_column():
-            output = gr.Image(label="Dream", format="png", type="numpy", interactive=False, elem_id="dream-output")
-            status = gr.Textbox(label="Status", interactive=False, elem_id="dream-status")
-            gallery = gr.Gallery(label="End of each octave", columns=4, height=200, format="png",
+            results = widgets.run_results("dream", "Dream")
+            gallery = gr.Gallery(label="End of each octave", columns=4, height=160, format="png",
                                  elem_id="dream-gallery")
-            download = gr.File(label="PNG (with its recipe)", interactive=False, elem_id="dream-download")
     sliders = [form[layer_name(index)] for index in range(MAX_LAYER_SLIDERS)]
     # .input, not .change: a restored recipe sets the backbone and its sliders together, and a .change would then
     # reset the sliders to the backbone's defaults.
     form["backbone"].input(layer_updates, form["backbone"], sliders, queue=False)
+    widgets.check_uploads({"Photo": photo}, results.status)
     shown = gr.State()
     event = run.click(run_dream, inputs_kwargs={"photo": photo, **form},
-                      outputs=[output, status, gallery, download, shown], concurrency_id=TF_JOBS,
-                      trigger_mode="once", show_progress_on=[status], api_name="dream")
-    wire_stop(stop, event, status, download, shown)
+                      outputs=results.outputs((gallery,), shown), concurrency_id=TF_JOBS, trigger_mode="once",
+                      show_progress_on=[results.progress], api_name="dream")
+    wire_stop(stop, event, results.status, results.download, shown)
+    wire_switch(results.switch, event, shown, form["backbone"], "dream", sliders, layer_updates)
+    return form["backbone"]

@@ -14,7 +14,8 @@ from ..settings import label_of
 from . import widgets
 from .forms import config_values, widget_values
 from .restore import add_recipe_drop
-from .streaming import TF_JOBS, checked_config, one_shot, start_run, stream_run, wire_stop
+from .networks import wire_switch
+from .streaming import TF_JOBS, one_shot, start_run, stream_run, wire_stop
 
 EXPLANATION = (
     "**Feature visualization** asks what makes a filter fire. Starting from a nearly grey image, it changes the "
@@ -51,9 +52,8 @@ def filter_config(values: Mapping) -> FilterConfig:
 
 
 def run_filters(**values):
-    """Stream a feature-visualization run: (grid, status, PNG download, what it showed)."""
-    config = checked_config(lambda: filter_config(values))
-    yield from stream_run(Job("filters", config))
+    """Stream a feature-visualization run: (grid, status, progress, details, PNG download, what it showed)."""
+    yield from stream_run(lambda: Job("filters", filter_config(values)), "features")
 
 
 def show_feature_maps(photo, backbone, weights, layer):
@@ -68,7 +68,7 @@ def _feature_maps_outputs(photo, backbone, weights, layer) -> tuple:
     from ..features import feature_maps
 
     maps = start_run(lambda: feature_maps(photo, get_backbone(backbone, weights_from_text(weights)),
-                                          layer or None))
+                                          layer or None), "features")
     height, width, channels = maps.shape
     strongest = ", ".join(f"{channel} ({mean:.3g})" for channel, mean in zip(maps.channels[:5], maps.means[:5]))
     return maps.grid, (f"{maps.layer}: {channels} maps of {width}x{height}; the {len(maps.channels)} most active "
@@ -83,7 +83,7 @@ def show_kernels(backbone, weights):
 def _kernel_outputs(backbone, weights) -> tuple:
     from ..features import kernel_tiles
 
-    kernels = start_run(lambda: kernel_tiles(get_backbone(backbone, weights_from_text(weights))))
+    kernels = start_run(lambda: kernel_tiles(get_backbone(backbone, weights_from_text(weights))), "features")
     height, width, _, count = kernels.shape
     return kernels.grid, f"{kernels.layer}: {count} kernels of {width}x{height}x3, each stretched to full contrast"
 
@@ -101,8 +101,8 @@ def _settings_form() -> dict:
             "objective": widgets.choice(FilterConfig, "objective", OBJECTIVE_LABELS, elem_id="features-objective")}
     with gr.Row():
         form["class_index"] = gr.Number(value=defaults.class_index, precision=0, minimum=0, maximum=999,
-                                        label="Class index (class score; needs VGG, Inception or MobileNet)")
-        form["negative"] = widgets.checkbox(FilterConfig, "negative", label="Negative: what it most dislikes")
+                                        label="Class number (for the class score; needs VGG, Inception or MobileNet)")
+        form["negative"] = widgets.checkbox(FilterConfig, "negative", label="Opposite: what the filter most dislikes")
     form["mode"] = widgets.choice(FilterConfig, "mode", MODE_LABELS, elem_id="features-mode")
     form["iterations"] = widgets.slider(FilterConfig, "iterations", value=0, label=(
         f"Iterations (0 = the mode's own: quality {MODE_ITERATIONS['quality']}, classic "
@@ -142,7 +142,8 @@ def _maps_section(backbone, weights) -> None:
                 show_progress_on=[maps_status], api_visibility="private")
 
 
-def build() -> None:
+def build() -> gr.Dropdown:
+    """The tab; returns its network dropdown (the page marks which networks are ready when it loads)."""
     gr.Markdown(EXPLANATION)
     with gr.Row():
         with gr.Column():
@@ -151,15 +152,15 @@ def build() -> None:
             add_recipe_drop("filters", form, lambda config: {
                 **widget_values(config, form), "layer": layer_update(config.backbone, config.layer)})
         with widgets.results_column():
-            output = gr.Image(label="Visualizations, strongest first", format="png", type="numpy",
-                              interactive=False, elem_id="features-output")
-            status = gr.Textbox(label="Status", interactive=False, elem_id="features-status")
-            download = gr.File(label="PNG (with its recipe)", interactive=False, elem_id="features-download")
+            results = widgets.run_results("features", "Visualizations, strongest first")
     _maps_section(form["backbone"], form["weights"])
     # .input, not .change: a restored recipe sets the backbone and its layer together. The layer dropdowns accept
     # any name (API callers pick a backbone and its layer in one call); the core checks it.
     form["backbone"].input(layer_update, form["backbone"], form["layer"], queue=False)
     shown = gr.State()
-    event = run.click(run_filters, inputs_kwargs=form, outputs=[output, status, download, shown],
-                      concurrency_id=TF_JOBS, trigger_mode="once", show_progress_on=[status], api_name="filters")
-    wire_stop(stop, event, status, download, shown)
+    event = run.click(run_filters, inputs_kwargs=form, outputs=results.outputs((), shown), concurrency_id=TF_JOBS,
+                      trigger_mode="once", show_progress_on=[results.progress], api_name="filters")
+    wire_stop(stop, event, results.status, results.download, shown)
+    wire_switch(results.switch, event, shown, form["backbone"], "features", [form["layer"]],
+                lambda name: [layer_update(name)])
+    return form["backbone"]

@@ -23,6 +23,8 @@ from ..images import ImageInputError
 from ..jobs import InProcess, Job
 from ..loop import limit_time
 from ..models import WeightsUnavailableError
+from .networks import missing_weights_words, ready_instead
+from .status import details_markdown, final_status_line, progress_html, status_line
 
 LOG = logging.getLogger("neuralart.app")
 # One concurrency group for every TensorFlow job: on a 2-core machine two at once only slow both down.
@@ -57,11 +59,13 @@ def user_error(error: Exception) -> gr.Error:
     return gr.Error(str(error))
 
 
-def start_run(make: Callable):
+def start_run(make: Callable, technique: str = ""):
     """Call `make` (a technique's generator, or a one-shot result), turning expected failures into messages the
     user can act on and unexpected ones into a generic message (the traceback goes to the log)."""
     try:
         return make()
+    except WeightsUnavailableError as error:
+        raise gr.Error(missing_weights_words(error, technique)) from error
     except EXPECTED_ERRORS as error:
         raise user_error(error) from error
     except Exception as error:
@@ -69,50 +73,62 @@ def start_run(make: Callable):
         raise gr.Error("Something went wrong while starting the run; please try other settings.") from error
 
 
-def checked_config(make: Callable):
-    """A config built from widget values; a value it refuses becomes the message."""
-    try:
-        return make()
-    except ValueError as error:
-        raise user_error(error) from error
-
-
-def shown_state(recipe: Mapping, image=None) -> dict:
-    """What a run keeps on the server as it goes: its recipe and the last image it sent. The image shown in the
+def shown_state(recipe: Mapping | None, image=None, ready_instead: str | None = None) -> dict:
+    """What a run keeps on the server as it goes: its recipe and the last image it sent (the image shown in the
     page cannot serve: a streamed image reaches a later event's handler as the update that carried it, without
-    its file."""
-    return {"recipe": recipe, "image": image}
+    its file), and the ready network to offer when it was refused for missing weights."""
+    return {"recipe": recipe, "image": image, "ready_instead": ready_instead}
 
 
-def status_update(text: str, extras: int) -> tuple:
-    """A run's outputs with only its status box changed."""
-    return (gr.update(), text, *[gr.update()] * extras, gr.update(), gr.update())
+def outputs_update(extras: int, status=None, progress=None, details=None, shown=None) -> tuple:
+    """A run's outputs (image, status, progress, details, *extras, download, shown) with only these changed."""
+    def kept(value):
+        return gr.update() if value is None else value
+    return (gr.update(), kept(status), kept(progress), kept(details), *[gr.update()] * extras, gr.update(),
+            kept(shown))
 
 
-def stream_run(job: Job, *, extras: int = 0, follow: Callable[[Frame], tuple] | None = None,
-               line: Callable[[Frame, float], str] | None = None):
-    """A run handler's whole stream: "Loading the network…", then each frame (its image at most every
-    IMAGE_INTERVAL_SECONDS), then the final image with its PNG carrying the job's recipe. `follow(frame)` gives
-    the tab's `extras` values for each frame; `line` writes the status line (default `status_line`)."""
-    line = line or status_line
-    recipe = recipes.recipe_for(job.technique, job.config)
-    yield (*status_update("Loading the network…", extras)[:-1], shown_state(recipe))
+def stream_run(make_job: Callable[[], Job], technique: str, *, extras: int = 0,
+               follow: Callable[[Frame], tuple] | None = None, line: Callable[[Frame, float], str] = status_line,
+               labels: Mapping[str, str] | None = None):
+    """A run handler's whole stream, for the job `make_job()` describes (a refused setting or photo is said in
+    the status line before its message): "Loading the network…", then each frame (its image at most every
+    IMAGE_INTERVAL_SECONDS; the status line, progress bar and details after every chunk), then the final image
+    with its PNG carrying the job's recipe. `follow(frame)` gives the tab's `extras` values for each frame."""
     try:
-        frames = start_run(lambda: executor().frames(job))
+        job = start_run(make_job, technique)
     except gr.Error as error:
-        yield status_update(f"Not started: {error.message}", extras)
+        yield refused(error, extras, technique)
+        raise
+    recipe = recipes.recipe_for(job.technique, job.config)
+    yield (gr.update(), "Loading the network…", progress_html(None, 0.0), "", *[gr.update()] * extras, None,
+           shown_state(recipe))
+    try:
+        frames = start_run(lambda: executor().frames(job), technique)
+    except gr.Error as error:
+        yield refused(error, extras, technique)
         raise
     last, elapsed, followed = None, 0.0, ()
     for frame, elapsed, send_image in stream_frames(frames):
-        last, status = frame, line(frame, elapsed)
+        last, status, progress = frame, line(frame, elapsed), progress_html(frame, elapsed)
         followed = follow(frame) if follow else ()
-        yield ((frame.image, status, *followed, gr.update(), shown_state(recipe, frame.image)) if send_image
-               else status_update(status, extras))
+        yield ((frame.image, status, progress, details_markdown(frame, labels), *followed, gr.update(),
+                shown_state(recipe, frame.image)) if send_image else outputs_update(extras, status, progress))
     if last is None:
-        yield status_update(NO_FRAME_STATUS, extras)
+        yield outputs_update(extras, NO_FRAME_STATUS, progress_html(None, elapsed, "stopped"))
         return
-    yield (last.image, final_status_line(last, elapsed, line), *followed, write_png(last.image, recipe),
-           gr.update())
+    yield (last.image, final_status_line(last, elapsed, line),
+           progress_html(last, elapsed, "done" if last.done else "stopped early"), details_markdown(last, labels),
+           *followed, write_png(last.image, recipe), gr.update())
+
+
+def refused(error: gr.Error, extras: int, technique: str) -> tuple:
+    """The outputs of a run that could not start: why, in the status line (which stays readable after the error
+    toast fades), and, when weights were missing, the ready network to offer instead."""
+    cause = error.__cause__
+    instead = ready_instead(technique, cause.backbone_name) if isinstance(cause, WeightsUnavailableError) else None
+    return outputs_update(extras, f"Not started: {error.message}", progress_html(None, 0.0, "not started"),
+                          shown=shown_state(None, None, instead))
 
 
 def stream_frames(frames: Iterator[Frame]) -> Iterator[tuple[Frame, float, bool]]:
@@ -139,17 +155,6 @@ def stream_frames(frames: Iterator[Frame]) -> Iterator[tuple[Frame, float, bool]
         gr.Warning("The run stopped because of an internal error; the last good image is shown.")
     if last is not None and not last.done and budget is not None and time.monotonic() - started > budget:
         gr.Warning(f"Time budget of {budget:g} s reached: showing the last image.")
-
-
-def status_line(frame: Frame, elapsed: float) -> str:
-    losses = " · ".join(f"{name} {value:.4g}" for name, value in list(frame.losses.items())[:3])
-    return f"{frame.stage} · iteration {frame.iteration}/{frame.total_iterations} · {losses} · {elapsed:.1f} s"
-
-
-def final_status_line(frame: Frame, elapsed: float, line: Callable[[Frame, float], str] | None = None) -> str:
-    """The status of a run's last frame, as `line` (default `status_line`) writes it: done, or stopped early
-    (time budget or an error, already warned)."""
-    return (line or status_line)(frame, elapsed) + (" · done" if frame.done else " · stopped early")
 
 
 def write_png(image, recipe: Mapping, suffix: str = "") -> str:

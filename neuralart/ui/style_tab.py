@@ -15,7 +15,9 @@ from ..style_transfer.config import LOSS_WEIGHT_NAMES
 from . import widgets
 from .forms import config_values, widget_values
 from .restore import add_recipe_drop
-from .streaming import TF_JOBS, checked_config, stream_run, wire_stop
+from . import status
+from .networks import wire_switch
+from .streaming import TF_JOBS, stream_run, wire_stop
 
 EXPLANATION = (
     "### The three losses\n"
@@ -35,7 +37,8 @@ STYLE_SLOTS = 3
 PRESET_CHOICES = [("the network's own", "network"), ("the chapter (section 9.3)", "chapter")]
 INIT_LABELS = {"recolored": "the photo in the style's colours", "content": "the photo", "noise": "noise",
                "style": "the style image"}
-COLOR_LABELS = {"none": "no", "luminance": "luminance only", "histogram": "match the style's colours"}
+COLOR_LABELS = {"none": "no: the result takes the style's colours", "luminance": "yes: the style on brightness only",
+                "histogram": "yes: recolour the style to the photo's colours first"}
 OPTIMIZER_LABELS = {"lbfgs": "L-BFGS", "adam": "Adam"}
 LOSS_LABELS = {"total": "total", "content": "content", "style": "style", "tv": "total variation"}
 LOG_WEIGHTS = tuple(f"{widgets.LOG_PREFIX}{name}" for name in LOSS_WEIGHT_NAMES)
@@ -83,8 +86,7 @@ def preset_updates(preset: str, backbone: str) -> list:
 
 
 def status_line(frame, elapsed: float) -> str:
-    losses = " · ".join(f"{LOSS_LABELS.get(name, name)} {value:.3g}" for name, value in frame.losses.items())
-    return f"{frame.stage} · iteration {frame.iteration}/{frame.total_iterations} · {losses} · {elapsed:.1f} s"
+    return status.status_line(frame, elapsed, main_loss="total")
 
 
 def loss_history_table(history: list[tuple[int, str, float]]):
@@ -98,20 +100,26 @@ def loss_history_table(history: list[tuple[int, str, float]]):
 
 
 def run_style(content=None, **values):
-    """Stream a style transfer run: (image, status, loss plot, PNG download, what it showed)."""
-    chosen = [(values.pop(style_name(index), None), values.pop(blend_name(index), 1.0))
-              for index in range(1, STYLE_SLOTS + 1)]
-    chosen = [(path, weight) for path, weight in chosen if path]
-    if not content or not chosen:
-        raise gr.Error("Upload a content photo and at least one style image (or pick examples) first.")
-    config = checked_config(lambda: style_config(values, [weight for _, weight in chosen]))
+    """Stream a style transfer run: (image, status, progress, details, loss plot, PNG download, what it
+    showed)."""
     history = []
 
     def follow(frame):
         history.extend((frame.iteration, name, value) for name, value in frame.losses.items())
         return (loss_history_table(history),)
-    job = Job("style", config, {"content": content, "styles": [path for path, _ in chosen]})
-    yield from stream_run(job, extras=1, follow=follow, line=status_line)
+    yield from stream_run(lambda: style_job(content, values), "style", extras=1, follow=follow, line=status_line)
+
+
+def style_job(content: str | None, values: dict) -> Job:
+    """The run the tab describes: each uploaded image checked (a failure names its slot), then the settings."""
+    chosen = [(values.pop(style_name(index), None), values.pop(blend_name(index), 1.0), f"Style {index}")
+              for index in range(1, STYLE_SLOTS + 1)]
+    chosen = [(widgets.checked_photo(path, label), weight) for path, weight, label in chosen if path]
+    if not content or not chosen:
+        raise ValueError("Upload a content photo and at least one style image (or pick examples) first.")
+    content = widgets.checked_photo(content, "Content photo")
+    config = style_config(values, [weight for _, weight in chosen])
+    return Job("style", config, {"content": content, "styles": [path for path, _ in chosen]})
 
 
 def _images_form() -> dict:
@@ -149,7 +157,8 @@ def _settings_form() -> dict:
     return form
 
 
-def build() -> None:
+def build() -> gr.Dropdown:
+    """The tab; returns its network dropdown (the page marks which networks are ready when it loads)."""
     gr.Markdown("**Neural style transfer** repaints a photo with the textures of other images: the result keeps "
                 "what a deep layer sees in the photo and takes the feature correlations of the style images.")
     with gr.Row():
@@ -163,19 +172,24 @@ def build() -> None:
             add_recipe_drop("style", restorable, lambda config: shown_values(config, restorable),
                             own_way=("content_weight", "style_weight", "tv_weight", "style_blend"))
         with widgets.results_column():
-            output = gr.Image(label="Result", format="png", type="numpy", interactive=False, elem_id="style-output")
-            status = gr.Textbox(label="Status", interactive=False, elem_id="style-status")
+            results = widgets.run_results("style", "Result")
             # Starts empty (None): an empty DataFrame here leaves the plot without lines for the whole run. No
             # height: with one, Gradio draws the chart that tall and cuts off the legend below it.
             plot = gr.LinePlot(None, x="iteration", y="log10 loss", color="loss",
                                label="Losses (log10) by iteration", elem_id="style-losses")
-            download = gr.File(label="PNG (with its recipe)", interactive=False, elem_id="style-download")
     gr.Markdown(EXPLANATION)
     # .input, not .change: a restored recipe or a preset sets the network and the weights together.
     form["backbone"].input(network_updates, form["backbone"], [form[name] for name in LOG_WEIGHTS], queue=False)
     preset.input(preset_updates, [preset, form["backbone"]],
                  [form[name] for name in ("backbone", "weights", *LOG_WEIGHTS, *PRESET_FIELDS)], queue=False)
+    widgets.check_uploads({"Content photo": images["content"],
+                           **{f"Style {index}": images[style_name(index)] for index in range(1, STYLE_SLOTS + 1)}},
+                          results.status)
     shown = gr.State()
-    event = run.click(run_style, inputs_kwargs={**images, **form}, outputs=[output, status, plot, download, shown],
-                      concurrency_id=TF_JOBS, trigger_mode="once", show_progress_on=[status], api_name="style")
-    wire_stop(stop, event, status, download, shown)
+    event = run.click(run_style, inputs_kwargs={**images, **form}, outputs=results.outputs((plot,), shown),
+                      concurrency_id=TF_JOBS, trigger_mode="once", show_progress_on=[results.progress],
+                      api_name="style")
+    wire_stop(stop, event, results.status, results.download, shown)
+    log_sliders = [form[name] for name in LOG_WEIGHTS]
+    wire_switch(results.switch, event, shown, form["backbone"], "style", log_sliders, network_updates)
+    return form["backbone"]

@@ -4,6 +4,7 @@ sliders, radios and checkboxes for config fields, the photo upload, the seed and
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,8 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 WEIGHT_CHOICES = [("ImageNet (trained)", "imagenet"), ("random (untrained)", "random")]
 # Log-scale sliders are named after their field with this prefix; their value is log10 of the field's.
 LOG_PREFIX = "log10_"
+# An upload is checked by decoding it at most this large: JPEGs decode at a fraction of their size, quickly.
+UPLOAD_CHECK_SIDE = 256
 
 
 def example_photos(folder: str = "") -> list[str]:
@@ -119,6 +122,38 @@ def results_column() -> gr.Column:
     return gr.Column(elem_classes="results-column")
 
 
+@dataclasses.dataclass
+class RunResults:
+    """The widgets every run shows its results in, by id "<tab>-<part>": the image, a progress bar with the time
+    left (where the page's own busy and error marks go, so the status line stays readable), the status line, the
+    button offering a ready network, the download (a small button, empty until a run ends) and the expert's
+    details."""
+
+    image: gr.Image
+    progress: gr.HTML
+    status: gr.Textbox
+    switch: gr.Button
+    download: gr.DownloadButton
+    details: gr.Markdown
+
+    def outputs(self, extras: tuple = (), shown: gr.State | None = None) -> list:
+        """The run event's outputs, in the order `streaming.stream_run` yields them."""
+        return [self.image, self.status, self.progress, self.details, *extras, self.download, shown]
+
+
+def run_results(tab: str, image_label: str) -> RunResults:
+    image = gr.Image(label=image_label, format="png", type="numpy", interactive=False, elem_id=f"{tab}-output",
+                     elem_classes="run-image")
+    progress = gr.HTML("", elem_id=f"{tab}-progress", elem_classes="run-progress-box")
+    status = gr.Textbox(label="Status", interactive=False, lines=1, elem_id=f"{tab}-status")
+    switch = gr.Button("Use it instead", visible=False, size="sm", elem_id=f"{tab}-use-ready-network")
+    download = gr.DownloadButton("Download the PNG (with its settings inside)", value=None, size="sm",
+                                 elem_id=f"{tab}-download")
+    with gr.Accordion("Details", open=False, elem_id=f"{tab}-details-box"):
+        details = gr.Markdown("", elem_id=f"{tab}-details")
+    return RunResults(image, progress, status, switch, download, details)
+
+
 def harden_pillow() -> None:
     """Refuse decompression bombs at PIL's level too (our loader also checks sizes before decoding).
 
@@ -152,3 +187,33 @@ def _finite_number_first(preprocess: Callable, label: str, allow_none: bool) -> 
             raise gr.Error(f"{label} must be a finite number, got {payload!r}.")
         return preprocess(payload)
     return checked
+
+
+def checked_photo(path: str | None, label: str) -> str:
+    """`path` if it holds an image we can use, else a ValueError naming the slot (`label`) and what is wrong."""
+    if not path:
+        raise ValueError(f"{label}: upload an image (or pick an example) first.")
+    try:
+        images.load_image(path, max_side=UPLOAD_CHECK_SIDE)
+    except images.ImageInputError as error:
+        raise ValueError(f"{label}: {error}") from error
+    return path
+
+
+def check_uploads(photos: dict[str, gr.Image], status: gr.Textbox) -> None:
+    """Say what is wrong with a dropped file at once, rather than leave a broken image until Run: a toast and the
+    status line name the slot and the reason. (The upload is not cleared from here: an event that updates an
+    image widget gives the session its own copy of it, which would decode uploads itself; see `photo_input`.)"""
+    for label, photo in photos.items():
+        # Queued, so the warning reaches the page as a toast, but in no concurrency group: no run waits for it.
+        photo.upload(lambda path, label=label: _checked_upload(path, label), photo, status, concurrency_limit=None,
+                     api_visibility="private")
+
+
+def _checked_upload(path: str | None, label: str):
+    try:
+        checked_photo(path, label)
+    except ValueError as error:
+        gr.Warning(str(error))
+        return f"Not used: {error}"
+    return gr.update()
