@@ -1,4 +1,4 @@
-"""Command line: `python -m neuralart dream|filters|featuremaps|style ...`.
+"""Command line: `python -m neuralart dream|zoom|filters|featuremaps|style ...`.
 
 Each technique's flags are generated from its config dataclass (neuralart.cli.flags), so defaults, help and valid
 values live in one place: `--octave-scale` for `octave_scale`, `--no-roll` for a boolean, `--layers a=1,b=2` for
@@ -12,9 +12,10 @@ import sys
 
 from ..images import ImageInputError
 from ..models import WeightsUnavailableError
-from . import dream, features, style
+from . import dream, features, style, zoom
 
-COMMANDS = (dream.add_command, features.add_filters_command, features.add_featuremaps_command, style.add_command)
+COMMANDS = (dream.add_command, zoom.add_command, features.add_filters_command, features.add_featuremaps_command,
+            style.add_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

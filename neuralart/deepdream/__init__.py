@@ -25,6 +25,7 @@ from .ascent import ascent_function
 from .config import FAST_PRESET, PRESETS, DreamConfig
 from .objective import parse_term
 from .run import MAX_LOSS_NOTE, dream, octave_shapes
+from .zoom import ZoomConfig, zoom
 
-__all__ = ["FAST_PRESET", "MAX_LOSS_NOTE", "PRESETS", "DreamConfig", "ascent_function", "dream", "octave_shapes",
-           "parse_term"]
+__all__ = ["FAST_PRESET", "MAX_LOSS_NOTE", "PRESETS", "DreamConfig", "ZoomConfig", "ascent_function", "dream",
+           "octave_shapes", "parse_term", "zoom"]

@@ -16,11 +16,14 @@ from .ranges import (minus1_1_to_pixels, minus1_1_to_uint8, normalize_channels, 
 from .sizes import (enlarge_nearest, image_grid, resize_float, resize_to_longest_side, resize_uint8, scaled_size,
                     shrink_to_longest_side)
 from .spaces import CAFFE, INCEPTION, InputSpace
+from .video import ANIMATION_SUFFIXES, check_animation_path, count_video_frames, write_animation
+from .warp import zoom_image
 
-__all__ = ["ALLOWED_FORMATS", "CAFFE", "DEFAULT_MAX_MEGAPIXELS", "INCEPTION", "ImageInputError", "InputSpace",
-           "MAX_ASPECT_RATIO", "MIN_SIDE", "RECIPE_KEY", "encode_png", "enlarge_nearest", "feather_mask", "image_grid",
-           "load_image", "load_mask", "luminance_image", "match_color_histogram", "match_color_statistics", "minus1_1_to_pixels",
-           "minus1_1_to_uint8", "normalize_channels", "normalize_for_display", "pixels_to_uint8", "read_recipe",
-           "resize_float", "resize_to_longest_side", "resize_uint8", "rgb_to_yiq", "save_png", "scaled_size",
-           "shrink_to_longest_side", "stretch_to_uint8", "uint8_to_minus1_1", "uint8_to_pixels", "with_chroma_of",
-           "yiq_to_rgb", "zero1_to_pixels", "zero1_to_uint8"]
+__all__ = ["ALLOWED_FORMATS", "ANIMATION_SUFFIXES", "CAFFE", "DEFAULT_MAX_MEGAPIXELS", "INCEPTION", "MAX_ASPECT_RATIO",
+           "MIN_SIDE", "RECIPE_KEY", "ImageInputError", "InputSpace", "check_animation_path", "count_video_frames",
+           "encode_png", "enlarge_nearest", "feather_mask", "image_grid", "load_image", "load_mask", "luminance_image",
+           "match_color_histogram", "match_color_statistics", "minus1_1_to_pixels", "minus1_1_to_uint8",
+           "normalize_channels", "normalize_for_display", "pixels_to_uint8", "read_recipe", "resize_float",
+           "resize_to_longest_side", "resize_uint8", "rgb_to_yiq", "save_png", "scaled_size", "shrink_to_longest_side",
+           "stretch_to_uint8", "uint8_to_minus1_1", "uint8_to_pixels", "with_chroma_of", "write_animation",
+           "yiq_to_rgb", "zero1_to_pixels", "zero1_to_uint8", "zoom_image"]
