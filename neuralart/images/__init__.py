@@ -9,7 +9,7 @@ from .color import (luminance_image, match_color_histogram, match_color_statisti
 from .files import RECIPE_KEY, encode_png, read_recipe, save_png
 from .loading import (ALLOWED_FORMATS, DEFAULT_MAX_MEGAPIXELS, MAX_ASPECT_RATIO, MIN_SIDE, ImageInputError,
                       load_image)
-from .masks import feather_mask, load_mask
+from .masks import feather_mask, load_mask, mask_values
 from .ranges import (minus1_1_to_pixels, minus1_1_to_uint8, normalize_channels, normalize_for_display,
                      pixels_to_uint8, stretch_to_uint8, uint8_to_minus1_1, uint8_to_pixels, zero1_to_pixels,
                      zero1_to_uint8)
@@ -22,7 +22,7 @@ from .warp import zoom_image
 __all__ = ["ALLOWED_FORMATS", "ANIMATION_SUFFIXES", "CAFFE", "DEFAULT_MAX_MEGAPIXELS", "INCEPTION", "MAX_ASPECT_RATIO",
            "MIN_SIDE", "RECIPE_KEY", "ImageInputError", "InputSpace", "check_animation_path", "count_video_frames",
            "encode_png", "enlarge_nearest", "feather_mask", "image_grid", "load_image", "load_mask", "luminance_image",
-           "match_color_histogram", "match_color_statistics", "minus1_1_to_pixels", "minus1_1_to_uint8",
+           "mask_values", "match_color_histogram", "match_color_statistics", "minus1_1_to_pixels", "minus1_1_to_uint8",
            "normalize_channels", "normalize_for_display", "pixels_to_uint8", "read_recipe", "resize_float",
            "resize_to_longest_side", "resize_uint8", "rgb_to_yiq", "save_png", "scaled_size", "shrink_to_longest_side",
            "stretch_to_uint8", "uint8_to_minus1_1", "uint8_to_pixels", "with_chroma_of", "write_animation",

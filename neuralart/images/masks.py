@@ -26,7 +26,7 @@ def load_mask(source, size: tuple[int, int], feather: float = 0.0) -> np.ndarray
     Wherever the given mask is 0 the result is exactly 0. A mask of another size is scaled to `size`; one that
     marks nothing is refused with an ImageInputError.
     """
-    mask = _mask_values(source)
+    mask = mask_values(source)
     if mask.shape != tuple(size):
         resized = Image.fromarray(mask.astype(np.float32), mode="F").resize((size[1], size[0]),
                                                                             Image.Resampling.BILINEAR)
@@ -51,8 +51,8 @@ def feather_mask(mask: np.ndarray, feather: float) -> np.ndarray:
     return np.minimum(soft, mask).astype(np.float32)
 
 
-def _mask_values(source) -> np.ndarray:
-    """The mask as float 0..1 (height, width), before scaling."""
+def mask_values(source) -> np.ndarray:
+    """The mask as float 0..1 (height, width), as given: not scaled, feathered or checked for marks."""
     if isinstance(source, np.ndarray) and source.dtype.kind == "f":
         if source.ndim != 2 or not np.isfinite(source).all():
             raise ImageInputError(f"A mask array must be 2-D and finite, got {source.dtype} {source.shape}.")
