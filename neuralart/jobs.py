@@ -34,14 +34,18 @@ class Job:
 def _dream(job: Job, backbone=None) -> Iterator[Frame]:
     from .deepdream import dream
 
-    return dream(job.images["image"], job.config, backbone, guide=job.images.get("guide"),
-                 mask=job.images.get("mask"))
+    return dream(job.images["image"], job.config, backbone, **_optional_images(job, ("guide", "mask")))
 
 
 def _zoom(job: Job, backbone=None) -> Iterator[Frame]:
     from .deepdream import zoom
 
-    return zoom(job.images["image"], job.config, backbone, guide=job.images.get("guide"))
+    return zoom(job.images["image"], job.config, backbone, **_optional_images(job, ("guide",)))
+
+
+def _optional_images(job: Job, names: tuple[str, ...]) -> dict:
+    """The job's images among `names` that it has (a run without them calls the technique as before)."""
+    return {name: job.images[name] for name in names if job.images.get(name) is not None}
 
 
 def _filters(job: Job, backbone=None) -> Iterator[Frame]:

@@ -44,15 +44,18 @@ def channel_row_values(config: DreamConfig) -> dict:
              for key, weight in (config.layers or {}).items() if ":" in key][:CHANNEL_ROWS]
     shown = {}
     for index in range(CHANNEL_ROWS):
-        layer, channel, weight = terms[index] if index < len(terms) else (None, 0, 0.0)
+        layer, channel, weight = terms[index] if index < len(terms) else (REGISTRY[config.backbone].dream_layers[0]
+                                                                          if config.backbone in REGISTRY else None,
+                                                                          0, 0.0)
         shown.update(zip(channel_names(index), (layer, channel, weight)))
     return shown
 
 
 def layer_choices_update(backbone: str) -> list:
-    """Each row's layer choices for `backbone` (its dream layers), cleared."""
+    """Each row's layer choices for `backbone` (its dream layers), set to the first (a row weighs nothing until
+    its weight is moved)."""
     choices = list(REGISTRY[backbone].dream_layers) if backbone in REGISTRY else []
-    return [gr.update(choices=choices, value=None) for _ in range(CHANNEL_ROWS)]
+    return [gr.update(choices=choices, value=choices[0] if choices else None) for _ in range(CHANNEL_ROWS)]
 
 
 def preview_channel(backbone: str, weights: str, layer: str | None, channel):
@@ -119,7 +122,7 @@ def build_channels(form: dict, backbone: str) -> None:
         for index in range(CHANNEL_ROWS):
             layer_name, channel_name, weight_name = channel_names(index)
             with gr.Row():
-                form[layer_name] = gr.Dropdown(choices, value=None, label="Layer",
+                form[layer_name] = gr.Dropdown(choices, value=choices[0], label="Layer",
                                                elem_id=f"dream-channel-layer-{index}")
                 form[channel_name] = gr.Number(0, precision=0, minimum=0, label="Channel",
                                                elem_id=f"dream-channel-{index}")

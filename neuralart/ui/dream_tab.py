@@ -126,7 +126,8 @@ def build() -> None:
     channel_layers = [form[dream_extras.channel_names(index)[0]] for index in range(dream_extras.CHANNEL_ROWS)]
     form["backbone"].input(dream_extras.layer_choices_update, form["backbone"], channel_layers, queue=False)
     shown = gr.State()
-    event = run.click(run_dream, inputs_kwargs={"photo": photo, **studio_images, **form},
+    # The photo, then the form in the order restoring a recipe updates it, then the guide and mask.
+    event = run.click(run_dream, inputs_kwargs={"photo": photo, **form, **studio_images},
                       outputs=[output, status, gallery, plot, download, shown], concurrency_id=TF_JOBS,
                       trigger_mode="once", show_progress_on=[status], api_name="dream")
     wire_stop(stop, event, status, download, shown)
