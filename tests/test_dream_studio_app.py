@@ -30,7 +30,8 @@ def test_channel_rows_become_channel_terms():
     config = dream_tab.dream_config({**dream_values(), layer: "fire5_concat", channel: 7, weight: 2.0})
     assert config.layers["fire5_concat:7"] == 2.0 and config.layers["fire5_concat"] == 1.0
     shown = dream_extras.channel_row_values(config)
-    assert (shown[layer], shown[channel], shown[weight]) == ("fire5_concat", 7, 2.0)
+    assert (shown[layer]["value"], shown[channel], shown[weight]) == ("fire5_concat", 7, 2.0)
+    assert "fire9_concat" in shown[layer]["choices"]
 
 
 def test_dream_with_channel_guide_and_painted_mask(tmp_path):

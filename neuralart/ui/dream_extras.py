@@ -39,15 +39,15 @@ def channel_layers(values: Mapping) -> dict[str, float]:
 
 
 def channel_row_values(config: DreamConfig) -> dict:
-    """What the channel rows show for a config's "layer:channel" weights (restoring a recipe)."""
+    """What the channel rows show for a config's "layer:channel" weights (restoring a recipe): each row's layer
+    choices become the config's network's."""
+    choices = list(REGISTRY[config.backbone].dream_layers) if config.backbone in REGISTRY else []
     terms = [(key.partition(":")[0], int(key.partition(":")[2]), weight)
              for key, weight in (config.layers or {}).items() if ":" in key][:CHANNEL_ROWS]
     shown = {}
     for index in range(CHANNEL_ROWS):
-        layer, channel, weight = terms[index] if index < len(terms) else (REGISTRY[config.backbone].dream_layers[0]
-                                                                          if config.backbone in REGISTRY else None,
-                                                                          0, 0.0)
-        shown.update(zip(channel_names(index), (layer, channel, weight)))
+        layer, channel, weight = terms[index] if index < len(terms) else (choices[0] if choices else None, 0, 0.0)
+        shown.update(zip(channel_names(index), (gr.update(choices=choices, value=layer), channel, weight)))
     return shown
 
 
