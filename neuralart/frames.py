@@ -19,7 +19,8 @@ class Frame:
 
     image: uint8 array of shape (height, width, 3).
     iteration: iterations done so far (0 for a frame shown before the first one).
-    total_iterations: iterations the whole run will do, known when it starts.
+    total_iterations: iterations the whole run will do, as planned when it starts (it falls when a stage ends
+    early, as a DeepDream octave at max_loss does).
     losses: named scalar losses or objectives at this iteration (plain floats).
     stage: a short phase in words a student knows ("octave 2 of 3 (533×400)", "scale 1 of 2 (256×192)").
     stage_done: True for the frame that closes a stage (an octave, a scale): callers keep these.

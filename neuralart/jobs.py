@@ -18,7 +18,8 @@ from .frames import Frame
 @dataclasses.dataclass(frozen=True)
 class Job:
     """One run: `technique` names it (see TECHNIQUES), `config` is its frozen config, `images` its named inputs
-    (paths, PIL images or uint8 arrays), as the technique's function takes them."""
+    (paths, PIL images or uint8 arrays; a mask may be a float array), as the technique's function takes them: "image"
+    for dream and zoom, with an optional "guide" (and, for dream, "mask"); "content" and "styles" for style."""
 
     technique: str
     config: object
@@ -33,7 +34,18 @@ class Job:
 def _dream(job: Job, backbone=None) -> Iterator[Frame]:
     from .deepdream import dream
 
-    return dream(job.images["image"], job.config, backbone)
+    return dream(job.images["image"], job.config, backbone, **_optional_images(job, ("guide", "mask")))
+
+
+def _zoom(job: Job, backbone=None) -> Iterator[Frame]:
+    from .deepdream import zoom
+
+    return zoom(job.images["image"], job.config, backbone, **_optional_images(job, ("guide",)))
+
+
+def _optional_images(job: Job, names: tuple[str, ...]) -> dict:
+    """The job's images among `names` that it has (a run without them calls the technique as before)."""
+    return {name: job.images[name] for name in names if job.images.get(name) is not None}
 
 
 def _filters(job: Job, backbone=None) -> Iterator[Frame]:
@@ -49,7 +61,8 @@ def _style(job: Job, backbone=None) -> Iterator[Frame]:
 
 
 # technique -> the function that starts its run (job, optional backbone) -> Frames.
-TECHNIQUES: Mapping[str, Callable] = MappingProxyType({"dream": _dream, "filters": _filters, "style": _style})
+TECHNIQUES: Mapping[str, Callable] = MappingProxyType({"dream": _dream, "filters": _filters, "style": _style,
+                                                       "zoom": _zoom})
 
 
 def run_job(job: Job, backbone=None) -> Iterator[Frame]:

@@ -16,13 +16,35 @@ def dream_layer_loss(activation: tf.Tensor, border: int = DREAM_BORDER) -> tf.Te
     to float32, so fewer elements are cast.
     """
     size = tf.cast(tf.size(activation), tf.float32)
-    if border:
-        height, width = tf.shape(activation)[1], tf.shape(activation)[2]
-        # Clamped like a strided slice: a map of 2 * border pixels or fewer leaves nothing.
-        begin = [0, tf.minimum(border, height), tf.minimum(border, width), 0]
-        activation = tf.slice(activation, begin,
-                              [-1, tf.maximum(height - 2 * border, 0), tf.maximum(width - 2 * border, 0), -1])
-    return tf.reduce_sum(tf.square(tf.cast(activation, tf.float32))) / size
+    return tf.reduce_sum(tf.square(tf.cast(_without_border(activation, border), tf.float32))) / size
+
+
+def _without_border(activation: tf.Tensor, border: int) -> tf.Tensor:
+    """The activation less a `border`-pixel frame, clamped like a strided slice: a map of 2 * border pixels or
+    fewer leaves nothing."""
+    if not border:
+        return activation
+    height, width = tf.shape(activation)[1], tf.shape(activation)[2]
+    begin = [0, tf.minimum(border, height), tf.minimum(border, width), 0]
+    return tf.slice(activation, begin, [-1, tf.maximum(height - 2 * border, 0), tf.maximum(width - 2 * border, 0), -1])
+
+
+def dream_guided_loss(activation: tf.Tensor, guide: tf.Tensor, border: int = DREAM_BORDER) -> tf.Tensor:
+    """The guided DeepDream objective for one layer: each position's feature vector is matched to the most similar
+    of the guide image's feature directions (`guide`: (n, channels), unit vectors), and the energy of the feature
+    along that direction is summed, divided like `dream_layer_loss`.
+
+    Google's notebook matches by raw dot product, which mostly picks the guide's few largest vectors whatever the
+    position shows; unit guide directions match by angle instead. Summing squared projections makes this the plain
+    objective restricted to the guide's directions, in the same units, so the two blend by a strength. The match
+    itself is not differentiated: the gradient is the one of the projection onto the chosen direction.
+    """
+    size = tf.cast(tf.size(activation), tf.float32)
+    inner = tf.cast(_without_border(activation, border), tf.float32)
+    features = tf.reshape(inner, [-1, tf.shape(inner)[-1]])
+    best = tf.argmax(tf.matmul(tf.stop_gradient(features), guide, transpose_b=True), axis=1)
+    projection = tf.nn.relu(tf.reduce_sum(features * tf.gather(guide, best), axis=1))
+    return tf.reduce_sum(tf.square(projection)) / size
 
 
 # --- style transfer losses

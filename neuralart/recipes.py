@@ -12,16 +12,16 @@ from collections.abc import Mapping
 
 from .settings import migrate_old_names
 
-TECHNIQUES = ("dream", "filters", "style")
+TECHNIQUES = ("dream", "filters", "style", "zoom")
 
 
 def config_classes() -> dict[str, type]:
     """{technique: its config class}."""
-    from .deepdream import DreamConfig
+    from .deepdream import DreamConfig, ZoomConfig
     from .features import FilterConfig
     from .style_transfer import StyleConfig
 
-    return {"dream": DreamConfig, "filters": FilterConfig, "style": StyleConfig}
+    return {"dream": DreamConfig, "filters": FilterConfig, "style": StyleConfig, "zoom": ZoomConfig}
 
 
 def recipe_for(technique: str, config) -> dict:

@@ -194,3 +194,25 @@ def test_the_status_never_answers_for_an_earlier_run_and_bad_files_are_named_at_
     page.locator("[data-testid=toast-body]", has_text=re.compile("Style 2: .*could not be decoded")).first.wait_for(
         timeout=30_000)
     assert status_of(page, "style").startswith("Not used: Style 2: ")
+
+
+def test_the_zoom_section_streams_its_frames_and_ends_with_a_video_that_plays(new_page, server):
+    """The DeepDream tab's zoom: frames stream in, a progress bar tells the time left, and the frames become a
+    video the page plays: its duration is the frames over the frames per second."""
+    page = new_page()
+    open_tab(page, server, TAB_NAMES["dream"])
+    choose(page, "dream-backbone", SQUEEZENET)
+    pick(page, "dream-weights", "random")
+    upload(page, "dream-input", PHOTO)
+    page.get_by_text("Zoom animation: dream, zoom in, dream again").click()
+    section = page.locator("#zoom-run").locator("xpath=ancestor::div[contains(@class, 'accordion')][1]")
+    for label, value in (("Frames", 6), ("Frames per second", 3), ("Iterations per octave", 1),
+                         ("Octaves per frame", 1), ("Longest side (px)", 96)):
+        set_number(section, label, value)
+    page.locator("#zoom-run").click()
+    collect_streamed_images(page, "zoom-output", wanted=2)
+    wait_for_status(page, "zoom", "done$")
+    video = page.locator("#zoom-video video")
+    video.wait_for(timeout=60_000)
+    page.wait_for_function("document.querySelector('#zoom-video video').readyState >= 1", timeout=30_000)
+    assert video.evaluate("element => element.duration") == pytest.approx(6 / 3, abs=0.1)

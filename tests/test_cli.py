@@ -228,3 +228,43 @@ def test_only_our_own_lines_reach_stderr_unless_verbose(tmp_path, photo_file):
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=environment)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [f"wrote {output}"], result.stderr
+
+def test_max_loss_stop_is_reported_honestly(tmp_path, photo_file, capsys):
+    """An octave that max_loss ends before any step is not reported as having taken its iterations, and the user
+    is told why it ended."""
+    output, report = tmp_path / "out.png", tmp_path / "report.json"
+    assert cli.main(["dream", str(photo_file), "-o", str(output), "--report", str(report), *QUICK[:-1],
+                     "--max-loss", "0.000001"]) == 0
+    data = json.loads(report.read_text())
+    assert data["iterations"] == 0 and data["planned_iterations"] == 4
+    assert len(data["max_loss_stops"]) == 2
+    assert all("ended at max_loss after 0 of 2 iterations" in stage for stage in data["max_loss_stops"])
+    assert "ended at max_loss" in capsys.readouterr().err
+
+
+def test_channel_layers_guide_and_mask_flags(tmp_path, photo_file):
+    from PIL import Image
+
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.tile(np.where(np.arange(120) < 60, 0, 255).astype(np.uint8), (96, 1))).save(mask)
+    output, report = tmp_path / "out.png", tmp_path / "report.json"
+    assert cli.main(["dream", str(photo_file), "-o", str(output), "--report", str(report), *QUICK,
+                     "--layers", "fire3_concat:7=1,fire5_concat=0.5", "--guide", str(photo_file), "--mask", str(mask),
+                     "--max-loss", "none", "--mask-feather", "0", "--max-side", "120"]) == 0
+    assert images.read_recipe(str(output))["config"]["layers"] == {"fire3_concat:7": 1.0, "fire5_concat": 0.5}
+    assert set(json.loads(report.read_text())["final_losses"]) == {"loss", "fire3_concat:7", "fire5_concat"}
+    difference = np.abs(images.load_image(str(output)).astype(int) - images.load_image(str(photo_file)).astype(int))
+    assert difference[:, :60].max() <= 1 and difference[:, 60:].mean() > 0
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--layers", "fire3_concat:x=1"], "LAYER:CHANNEL"),
+    (["--layers", "fire3_concat:999=1"], "fire3_concat has 128 channels"),
+    (["--mask", "MISSING"], "No image file"),
+    (["--guide", "MISSING"], "No image file"),
+])
+def test_bad_channels_masks_and_guides_are_one_clear_line(tmp_path, photo_file, capsys, flags, message):
+    flags = [str(tmp_path / "none.png") if flag == "MISSING" else flag for flag in flags]
+    assert cli.main(["dream", str(photo_file), "-o", str(tmp_path / "o.png"), *QUICK, *flags]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and message in error and "Traceback" not in error

@@ -15,11 +15,11 @@ import sys
 
 from ..images import ImageInputError
 from ..models import WeightsUnavailableError
-from . import dream, features, layers, style
+from . import dream, features, layers, style, zoom
 
 VERBOSE_HELP = "also show TensorFlow's own messages"
-COMMANDS = (dream.add_command, features.add_filters_command, features.add_featuremaps_command, style.add_command,
-            layers.add_command)
+COMMANDS = (dream.add_command, zoom.add_command, features.add_filters_command, features.add_featuremaps_command,
+            style.add_command, layers.add_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

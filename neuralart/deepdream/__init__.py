@@ -12,13 +12,20 @@ randomness comes only from `seed`. The backbone computes in bfloat16 where the C
 one iteration: with the network inside a `tf.while_loop`, TF's oneDNN graph pass misses its fast max-pool
 gradient in some traces, and several iterations per call saved nothing measurable (docs/performance.md).
 
+Beyond the classic dream: terms may be single channels ("mixed4:97"), a guide image steers whole-layer terms
+towards its own features (`objective`), and a mask limits where the dream acts. `zoom` dreams frame after frame
+into a zoom animation.
+
 `dream(image, config)` yields a `Frame` every `frame_every` iterations (or sooner, once a second of work has
-passed; neuralart.loop) and one that closes each octave (`stage_done=True`). Modules: `config`, `ascent` (the
-traced step), `run` (the octave loop).
+passed; neuralart.loop) and one that closes each octave (`stage_done=True`). Modules: `config`, `objective` (terms,
+guide), `ascent` (the traced step), `run` (the octave loop), `zoom` (animations).
 """
 
 from .ascent import ascent_function
 from .config import FAST_PRESET, PRESETS, DreamConfig
-from .run import dream, octave_shapes
+from .objective import parse_term
+from .run import MAX_LOSS_NOTE, dream, octave_shapes
+from .zoom import ZoomConfig, zoom
 
-__all__ = ["FAST_PRESET", "PRESETS", "DreamConfig", "ascent_function", "dream", "octave_shapes"]
+__all__ = ["FAST_PRESET", "MAX_LOSS_NOTE", "PRESETS", "DreamConfig", "ZoomConfig", "ascent_function", "dream",
+           "octave_shapes", "parse_term", "zoom"]

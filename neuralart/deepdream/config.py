@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 from ..models import backbone_setting, weights_setting
 from ..settings import check_settings, frame_every_setting, seed_setting, setting
+from .objective import check_terms
 
 # `python -m neuralart dream --fast`: SqueezeNet at 512 px, a recognisable dream in seconds on a 2-core CPU.
 FAST_PRESET = MappingProxyType({"backbone": "squeezenet", "max_side": 512})
@@ -21,8 +22,9 @@ class DreamConfig:
     backbone: str = backbone_setting("inception_v3", "network to dream with")
     weights: str | None = weights_setting()
     layers: Mapping[str, float] | None = setting(
-        None, "layer weights, e.g. mixed2=0.2,mixed3=3; negative weights suppress a layer (none: the network's "
-        "own)", label="Layer weights", low=-100.0, high=100.0, optional=True)
+        None, "layer weights, e.g. mixed2=0.2,mixed3=3; LAYER:CHANNEL weighs one channel instead of the whole "
+        "layer (mixed4:97=1); negative weights suppress (none: the network's own)", label="Layer weights",
+        low=-100.0, high=100.0, optional=True)
     step_size: float = setting(0.01, "how far each iteration moves the image (in -1..1 units)", label="Step size",
                                low=1e-5, high=1.0, slider=(0.001, 0.1, 0.001), old_names=("step",))
     octaves: int = setting(3, "number of scales, smallest first", label="Octaves", low=1, high=8, integer=True)
@@ -39,6 +41,12 @@ class DreamConfig:
     tile_size: int = setting(1024, "largest tile the gradient is computed on at once (bounds memory)",
                              label="Tile size", low=64, high=4096, integer=True)
     roll: bool = setting(True, "randomly roll the image before each iteration (hides tile seams)", label="Roll")
+    guide_strength: float = setting(1.0, "with a guide image: how far the dream is steered towards what the guide "
+                                    "shows (0: not at all, 1: only towards it)", label="Guide strength", low=0.0,
+                                    high=1.0, slider=(0.0, 1.0, 0.05))
+    mask_feather: float = setting(8.0, "with a mask: how many pixels its edges fade over, inside the painted area "
+                                  "(where the mask is 0 the photo stays exact)", label="Mask edge softness (px)",
+                                  low=0.0, high=256.0, slider=(0, 64, 1))
     frame_every: int = frame_every_setting(5)
     seed: int = seed_setting()
 
@@ -47,3 +55,4 @@ class DreamConfig:
         if self.layers is not None:
             if not any(self.layers.values()):
                 raise ValueError("layers: give at least one layer a non-zero weight")
+            check_terms(self.layers)

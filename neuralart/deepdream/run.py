@@ -12,6 +12,10 @@ from ..loop import Cadence
 from ..models import Backbone, get_backbone
 from .ascent import ascent_function
 from .config import DreamConfig
+from .objective import Objective, prepare_objective
+
+# What the stage of an octave says when max_loss ended it before its last iteration.
+MAX_LOSS_NOTE = "ended at max_loss"
 
 
 def octave_shapes(size: tuple[int, int], octaves: int, octave_scale: float,
@@ -24,35 +28,56 @@ def octave_shapes(size: tuple[int, int], octaves: int, octave_scale: float,
     return [shape for shape in reversed(shapes) if min(shape) >= min_side] or [tuple(size)]
 
 
-def dream(image, config: DreamConfig = DreamConfig(), backbone: Backbone | None = None) -> Iterator[Frame]:
+def dream(image, config: DreamConfig = DreamConfig(), backbone: Backbone | None = None, *, guide=None,
+          mask=None) -> Iterator[Frame]:
     """Run DeepDream on `image` (a path, PIL image or uint8 array), yielding Frames as it goes.
 
-    Without `backbone`, the registry's is used in the precision neuralart.runtime picks for this machine; a
-    backbone passed in computes in its own precision (`Backbone.with_precision`).
+    guide: an image to dream towards (see neuralart.deepdream.objective); mask: where the dream may act (any image,
+    white = dream, or a float array in 0..1; see neuralart.images.load_mask). Without `backbone`, the registry's is
+    used in the precision neuralart.runtime picks for this machine; a backbone passed in computes in its own
+    precision (`Backbone.with_precision`). Every input is checked before this returns.
     """
     backbone = backbone or get_backbone(config.backbone, config.weights, precision="auto")
-    layer_weights = dict(config.layers or backbone.default_layers("dream"))
-    active = {layer: weight for layer, weight in layer_weights.items() if weight}
-    backbone.check_layers(active)
-    original = images.uint8_to_minus1_1(images.load_image(image, max_side=config.max_side))
+    original = images.load_image(image, max_side=config.max_side)
+    dream_mask = None if mask is None else images.load_mask(mask, original.shape[:2], config.mask_feather)
+    objective = objective_for(config, backbone, guide, original.shape[:2], masked=dream_mask is not None)
+    return dream_frames(original, config, backbone, objective, dream_mask, np.random.default_rng(config.seed))
+
+
+def objective_for(config: DreamConfig, backbone: Backbone, guide, size: tuple[int, int],
+                  masked: bool = False) -> Objective:
+    """The config's objective on `backbone`: its layer weights (or the network's own), the guide image (loaded no
+    larger than a photo of `size`, so its features are of the same scale) and whether a mask limits the step."""
+    guide_image = None if guide is None else images.load_image(guide, max_side=max(size))
+    layers = dict(config.layers or backbone.default_layers("dream"))
+    return prepare_objective(layers, backbone, guide_image, config.guide_strength, masked)
+
+
+def dream_frames(original: np.ndarray, config: DreamConfig, backbone: Backbone, objective: Objective,
+                 mask: np.ndarray | None, rng: np.random.Generator) -> Iterator[Frame]:
+    """The frames of one dream of the uint8 `original`, with a prepared objective, an optional 0..1 mask at its
+    size and the run's random generator (zoom animations dream frame after frame this way)."""
     shapes = octave_shapes(original.shape[:2], config.octaves, config.octave_scale, backbone.spec.min_size)
-    return _DreamRun(config, backbone, active, original, shapes).frames()
+    return _DreamRun(config, backbone, objective, original, shapes, mask, rng).frames()
 
 
 class _DreamRun:
     """The state of one run: created inside `dream`, never shared between runs or users."""
 
-    def __init__(self, config: DreamConfig, backbone: Backbone, layer_weights: dict[str, float],
-                 original: np.ndarray, shapes: list[tuple[int, int]]):
+    def __init__(self, config: DreamConfig, backbone: Backbone, objective: Objective, original: np.ndarray,
+                 shapes: list[tuple[int, int]], mask: np.ndarray | None, rng: np.random.Generator):
         import tensorflow as tf
 
         self.config = config
-        self.layer_names = tuple(layer_weights)
-        self.layer_weights = tf.constant(list(layer_weights.values()), tf.float32)
-        self.ascend = ascent_function(backbone, self.layer_names, config.tile_size)
-        self.original = tf.constant(original)
+        self.term_names = objective.names
+        self.layer_weights = tf.constant(objective.weights, tf.float32)
+        self.ascend = ascent_function(backbone, objective.layout.layers, config.tile_size, objective.layout)
+        self.extras = dict(objective.extras)
+        self.photo = original
+        self.original = tf.constant(images.uint8_to_minus1_1(original))
+        self.mask = mask
         self.shapes = shapes
-        self.rng = np.random.default_rng(config.seed)
+        self.rng = rng
         self.total_iterations = len(shapes) * config.iterations
         self.iterations = 0
         self.losses: dict[str, float] = {}
@@ -64,13 +89,34 @@ class _DreamRun:
         for octave, shape in enumerate(self.shapes, start=1):
             stage = f"octave {octave} of {len(self.shapes)} ({shape[1]}×{shape[0]})"
             image = images.resize_float(image, shape)
-            octave_end = self.iterations + self.config.iterations
+            octave_start = self.iterations
+            self._set_mask(shape)
             yield from self._octave(image, shape, stage)
             image = self.image
-            self.iterations = octave_end
+            stage = self._note_early_end(stage, self.iterations - octave_start)
             image, shrunk_original = self._reinject_detail(image, shape, shrunk_original)
             self.cadence.frame_due(force=True)
             yield self._frame(image, stage, stage_done=True)
+
+    def _note_early_end(self, stage: str, done: int) -> str:
+        """An octave that max_loss ended early gives up its remaining iterations, so the counts stay honest, and
+        its stage says so."""
+        skipped = self.config.iterations - done
+        if not skipped:
+            return stage
+        self.total_iterations -= skipped
+        return f"{stage} · {MAX_LOSS_NOTE} after {done} of {self.config.iterations} iterations"
+
+    def _set_mask(self, shape: tuple[int, int]) -> None:
+        if self.mask is not None:
+            import tensorflow as tf
+
+            self.extras["mask"] = tf.constant(self._mask_at(shape)[..., None])
+
+    def _mask_at(self, shape: tuple[int, int]) -> np.ndarray:
+        if tuple(shape) == self.mask.shape:
+            return self.mask
+        return np.asarray(images.resize_float(self.mask[..., None], shape))[..., 0].clip(0.0, 1.0)
 
     def _octave(self, image, shape: tuple[int, int], stage: str) -> Iterator[Frame]:
         """The iterations of one octave, a chunk at a time; the image they reach is left in `self.image`."""
@@ -112,11 +158,12 @@ class _DreamRun:
 
         max_loss = tf.constant(np.inf if self.config.max_loss is None else self.config.max_loss, tf.float32)
         step_size = tf.constant(self.config.step_size, tf.float32)
+        extras = (self.extras,) if self.extras else ()
         self.cadence.start_chunk()
         done, stopped = 0, False
         for shift in shifts:
-            stepped, loss, layer_losses, moved = self.ascend(image, tf.constant(shift, tf.int32),
-                                                             self.layer_weights, step_size, max_loss)
+            stepped, loss, term_losses, moved = self.ascend(image, tf.constant(shift, tf.int32), self.layer_weights,
+                                                            step_size, max_loss, *extras)
             if not bool(moved):  # Reading the flag waits for the step, so the cadence times real work.
                 stopped = True
                 break
@@ -124,10 +171,20 @@ class _DreamRun:
         self.cadence.end_chunk(max(done, 1), shape[0] * shape[1])
         self.iterations += done
         self.losses = {"loss": float(loss), **{name: float(value)
-                                               for name, value in zip(self.layer_names, layer_losses.numpy())}}
+                                               for name, value in zip(self.term_names, term_losses.numpy())}}
         return image, stopped
 
     def _frame(self, image, stage: str, stage_done: bool = False) -> Frame:
-        return Frame(image=images.minus1_1_to_uint8(image.numpy()), iteration=self.iterations,
+        return Frame(image=self._composed(image.numpy()), iteration=self.iterations,
                      total_iterations=self.total_iterations, losses=dict(self.losses), stage=stage,
                      stage_done=stage_done)
+
+    def _composed(self, image: np.ndarray) -> np.ndarray:
+        """The dream as uint8; with a mask, laid over the photo by it, so that where the mask is 0 every pixel is
+        exactly the photo's."""
+        if self.mask is None:
+            return images.minus1_1_to_uint8(image)
+        shape = image.shape[:2]
+        photo = images.resize_uint8(self.photo, shape).astype(np.float32)
+        weight = self._mask_at(shape)[..., None]
+        return images.pixels_to_uint8(weight * images.minus1_1_to_pixels(image) + (1.0 - weight) * photo)

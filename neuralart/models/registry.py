@@ -119,7 +119,10 @@ REGISTRY: Mapping[str, BackboneSpec] = MappingProxyType({
         feature_layers=tuple(f"conv_pw_{index}_relu" for index in range(1, 14)),
         dream_layers=tuple(f"conv_pw_{index}_relu" for index in range(1, 14)),
         defaults=MappingProxyType({
-            "dream": {"conv_pw_5_relu": 1.0, "conv_pw_7_relu": 1.0, "conv_pw_9_relu": 1.0},
+            # Lighter than the others' weights: MobileNet's photo objective alone is about as high as the default
+            # max_loss, which then ended every octave before its first step. The step is normalised, so the
+            # weights' scale changes only where max_loss stops; deeper layers weigh more, for object parts.
+            "dream": {"conv_pw_5_relu": 0.25, "conv_pw_7_relu": 0.5, "conv_pw_9_relu": 0.75},
             "features": {"conv_pw_7_relu": 1.0}}),
         top_size=224),
 })
