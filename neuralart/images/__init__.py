@@ -17,12 +17,11 @@ from .sizes import (enlarge_nearest, image_grid, resize_float, resize_to_longest
                     shrink_to_longest_side)
 from .spaces import CAFFE, INCEPTION, InputSpace
 
-__all__ = ["ALLOWED_FORMATS", "CAFFE", "band_height", "caption_band", "caption_font_size", "captioned",
-           "fitted_text", "labelled_grid", "stack_rows", "titled", "DEFAULT_MAX_MEGAPIXELS", "INCEPTION",
-           "ImageInputError", "InputSpace", "MAX_ASPECT_RATIO", "MIN_SIDE", "RECIPE_KEY", "encode_png",
-           "enlarge_nearest", "image_grid", "load_image", "luminance_image", "match_color_histogram",
-           "match_color_statistics", "minus1_1_to_pixels", "minus1_1_to_uint8", "normalize_channels",
-           "normalize_for_display", "pixels_to_uint8", "read_recipe", "resize_float", "resize_to_longest_side",
-           "resize_uint8", "rgb_to_yiq", "save_png", "scaled_size", "shrink_to_longest_side", "stretch_to_uint8",
-           "uint8_to_minus1_1", "uint8_to_pixels", "with_chroma_of", "yiq_to_rgb", "zero1_to_pixels",
-           "zero1_to_uint8"]
+__all__ = ["ALLOWED_FORMATS", "CAFFE", "DEFAULT_MAX_MEGAPIXELS", "INCEPTION", "ImageInputError", "InputSpace",
+           "MAX_ASPECT_RATIO", "MIN_SIDE", "RECIPE_KEY", "band_height", "caption_band", "caption_font_size",
+           "captioned", "encode_png", "enlarge_nearest", "fitted_text", "image_grid", "labelled_grid", "load_image",
+           "luminance_image", "match_color_histogram", "match_color_statistics", "minus1_1_to_pixels",
+           "minus1_1_to_uint8", "normalize_channels", "normalize_for_display", "pixels_to_uint8", "read_recipe",
+           "resize_float", "resize_to_longest_side", "resize_uint8", "rgb_to_yiq", "save_png", "scaled_size",
+           "shrink_to_longest_side", "stack_rows", "stretch_to_uint8", "titled", "uint8_to_minus1_1",
+           "uint8_to_pixels", "with_chroma_of", "yiq_to_rgb", "zero1_to_pixels", "zero1_to_uint8"]
