@@ -621,9 +621,10 @@ def test_app_handlers_build_configs_and_stream(tmp_path):
     made = features_tab.filter_config(values)
     assert made.iterations is None and made.filters == "0-1" and made.weights is None
     outputs = list(features_tab.run_filters(**{**values, "iterations": 2}))
-    final_image, final_status, download, _ = outputs[-1]
+    final_image, final_status, gallery, download, _ = outputs[-1]
     assert final_image.dtype == np.uint8 and "done" in final_status
     assert images.read_recipe(download)["technique"] == "filters"
+    assert sorted(caption for _, caption in gallery) == ["0", "1"]
 
 
 # --- real weights ---------------------------------------------------------------------------------------------

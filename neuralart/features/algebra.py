@@ -56,13 +56,20 @@ class Combination:
     weights: tuple[float, ...]
 
     def __str__(self) -> str:
-        text = ""
-        for weight, term in zip(self.weights, self.terms):
-            sign = "-" if weight < 0 else "+"
-            size = abs(weight)
-            shown = str(term) if size == 1 else f"{size:g}*{term}"
-            text += (f"-{shown}" if sign == "-" else shown) if not text else f" {sign} {shown}"
-        return text
+        return format_sum(zip(self.weights, map(str, self.terms)))
+
+
+def format_sum(weighted) -> str:
+    """Terms' texts with their weights as a sum: [(1, "a:1"), (-0.5, "b:2")] -> "a:1 - 0.5*b:2"."""
+    text = ""
+    for weight, term in weighted:
+        size = abs(weight)
+        shown = term if size == 1 else f"{size:g}*{term}"
+        if not text:
+            text = f"-{shown}" if weight < 0 else shown
+        else:
+            text += f" {'-' if weight < 0 else '+'} {shown}"
+    return text
 
 
 @dataclasses.dataclass(frozen=True)

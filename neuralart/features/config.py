@@ -51,7 +51,7 @@ class FilterConfig:
                             high=12, integer=True)
     diversity_weight: float = setting(DIVERSITY_WEIGHT, "how hard diversity pushes a row's images apart (the "
                                       "weight of Lucid's diversity term)", label="Diversity weight", low=0.0,
-                                      high=1e5)
+                                      high=1e5, slider=(0, 1000, 5))
     layers: str = setting("", "the atlas's layers, one row each, comma-separated (empty: the chapter's early, "
                           "middle and late layers)", label="Atlas layers")
     captions: str = setting("index", "what each tile's caption says: index (its filter, class or image), "
