@@ -27,6 +27,9 @@ DIVERSITY_WEIGHT = 100.0
 class FilterConfig:
     """Settings of one feature-visualization run. Defaults: the chapter's VGG16 layer, filters 0-15, quality
     mode; `iterations` and `step_size` left as None take the mode's own (classic 20 x 1.0, quality 128 x 0.05).
+    `figure` picks what is made (a grid, diversity or interpolation rows, an atlas of layers); `expression`
+    replaces the objective with a weighted combination of terms (layer, filters, objective and class index are
+    then not used). Every combination that does not make its figure is refused here, with what would.
     """
 
     backbone: str = backbone_setting("vgg16", "network to visualize")

@@ -37,6 +37,7 @@ from .transform import random_transforms
 # row, and the two parts blended along it (coarser, as Lucid's lower-resolution shared tensors).
 SHARED_CUTOFF = 1 / 8
 BLENDED_CUTOFF = 1 / 16
+FIGURE_STAGES = {"grid": "combined objective"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,7 +229,8 @@ class _FigureRun:
                 losses[f"{row.name}gram similarity"] = similarity / max(len(row.captions) - 1, 1)
         image = images.stack_rows([image for _, image in shown], padding=6) if mode == "none" else titled_rows(shown)
         return TiledFrame(image=image, iteration=self.iterations, total_iterations=self.total_iterations,
-                          losses=losses, stage=f"{self.config.figure} · row {number + 1}/{len(self.rows)}",
+                          losses=losses, stage=f"{FIGURE_STAGES.get(self.config.figure, self.config.figure)} · "
+                                               f"row {number + 1}/{len(self.rows)}",
                           stage_done=row_done, tiles=tuple(tiles))
 
 
