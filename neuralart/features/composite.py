@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from ..models import Backbone, inference_model
 from ..models.preactivation import activation_parts
 from .algebra import Term
+from .config import FilterConfig
 from .objectives import check_targets, default_layer
 from .param import spectrum_to_planes
 from .steps import make_adam_ascent, to_view
@@ -89,8 +90,6 @@ def _diversity_layer(terms: Sequence[Term], backbone: Backbone) -> str:
     for term in terms:
         if term.kind != "class":
             return term.layer
-    from .config import FilterConfig
-
     return default_layer(FilterConfig(), backbone)
 
 

@@ -26,7 +26,7 @@ from .. import images
 from ..loop import Cadence
 from ..models import Backbone
 from .algebra import Combination, Term, parse_expression
-from .composite import FigurePlan, evaluation_function, figure_plan, quality_function
+from .composite import FigurePlan, evaluation_function, figure_plan, mixed_spectra, quality_function
 from .config import FilterConfig
 from .objectives import backbone_for, default_layer
 from .param import SPECTRUM_INIT_STD, frequency_scale, planes_to_zero1, spectrum_to_planes
@@ -166,8 +166,6 @@ class _RowBatch:
         return reported.numpy(), float(similarity)
 
     def zero1_images(self):
-        from .composite import mixed_spectra
-
         fixed = self.fixed
         spectra = mixed_spectra(self.parameters, fixed["mixing"], fixed["masks"])
         return planes_to_zero1(spectrum_to_planes(spectra, fixed["frequency_scale"], fixed["image_size"]))
