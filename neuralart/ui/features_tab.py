@@ -208,6 +208,7 @@ def _settings_form() -> dict:
         form["class_index"] = gr.Number(value=defaults.class_index, precision=0, minimum=0, maximum=999,
                                         label="Class index (class score; needs VGG, Inception or MobileNet)")
         form["negative"] = widgets.checkbox(FilterConfig, "negative", label="Negative: what it most dislikes")
+    _class_picker(form["class_index"])
     form["mode"] = widgets.choice(FilterConfig, "mode", MODE_LABELS, elem_id="features-mode")
     form["iterations"] = widgets.slider(FilterConfig, "iterations", value=0, label=(
         f"Iterations (0 = the mode's own: quality {MODE_ITERATIONS['quality']}, classic "
@@ -232,10 +233,10 @@ def _maps_section(backbone, weights) -> None:
             maps_output = gr.Image(label="Feature maps", format="png", type="numpy", interactive=False,
                                    elem_id="features-maps")
             maps_status = gr.Textbox(label="Feature maps", interactive=False, elem_id="features-maps-status")
+            predictions = gr.Label(num_top_classes=5, label="Top-5 predictions", elem_id="features-predictions")
             kernels_output = gr.Image(label="First-layer kernels", format="png", type="numpy", interactive=False,
                                       elem_id="features-kernels")
             kernels_status = gr.Textbox(label="Kernels", interactive=False, elem_id="features-kernels-status")
-    predictions = gr.Label(num_top_classes=5, label="Top-5 predictions", elem_id="features-predictions")
     backbone.change(layer_update, backbone, maps_layer, queue=False)
     for trigger in (photo.change, backbone.change, weights.change):
         trigger(show_predictions, [photo, backbone, weights], predictions, concurrency_id=TF_JOBS,
@@ -281,9 +282,11 @@ def _figures_form(form: dict) -> dict:
         added["layers"] = gr.Textbox(value="", label="Atlas layers (empty: the chapter's early, middle and late)",
                                      elem_id="features-atlas-layers")
         added["captions"] = widgets.choice(FilterConfig, "captions", CAPTION_LABELS, elem_id="features-captions")
-    # .input both ways: each follows what the user changed, and neither echoes the other's update back.
+    # Each follows what the user changed, and neither echoes the other's update back: the list writes the
+    # objective as it is edited, the objective fills the list once it is typed (Enter, or leaving the box).
     added["terms"].input(expression_from_terms, added["terms"], added["expression"], queue=False)
-    added["expression"].input(terms_from_expression, added["expression"], added["terms"], queue=False)
+    for typed in (added["expression"].submit, added["expression"].blur):
+        typed(terms_from_expression, added["expression"], added["terms"], queue=False)
     chapter.click(chapter_preset, None, [added["figure"], form["backbone"], form["layer"], form["filters"],
                                          added["layers"]], queue=False)
     return added
@@ -301,7 +304,6 @@ def build() -> None:
     with gr.Row():
         with gr.Column():
             form = _settings_form()
-            _class_picker(form["class_index"])
             form.update(_figures_form(form))
             form["seed"], run, stop = widgets.seed_and_buttons(FilterConfig, "features")
             add_recipe_drop("filters", form, lambda config: shown_values(config, form))
@@ -309,9 +311,10 @@ def build() -> None:
             output = gr.Image(label="Visualizations, strongest first", format="png", type="numpy",
                               interactive=False, elem_id="features-output")
             status = gr.Textbox(label="Status", interactive=False, elem_id="features-status")
-            gallery = gr.Gallery(label="Tiles, captioned", columns=8, height=220, format="png",
-                                 elem_id="features-gallery")
             download = gr.File(label="PNG (with its recipe)", interactive=False, elem_id="features-download")
+    # Below the settings and results, full width: the results column stays short enough to stay in view.
+    gallery = gr.Gallery(label="Tiles, captioned (each row or grid as it is done)", columns=8, height=240,
+                         format="png", elem_id="features-gallery")
     _maps_section(form["backbone"], form["weights"])
     # .input, not .change: a restored recipe sets the backbone and its layer together. The layer dropdowns accept
     # any name (API callers pick a backbone and its layer in one call); the core checks it.
