@@ -540,3 +540,17 @@ def test_the_tab_names_the_top_classes_of_a_photo(monkeypatch, imagenet_classifi
     expected = top_predictions(photo, imagenet_classifier)
     assert list(update["value"]) == [f"{item.name} ({item.index})" for item in expected]
     assert "without its classifier" in features_tab.show_predictions(str(path), "squeezenet", "random")["label"]
+
+
+def test_the_tab_fetches_a_classifier_only_when_asked(monkeypatch, photo, tmp_path):
+    from neuralart.features.maps import head_weights_at_hand
+    from neuralart.ui import features_tab
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
+    path = tmp_path / "photo.png"
+    images.save_png(path, photo)
+    assert head_weights_at_hand("mobilenet", None) and not head_weights_at_hand("vgg16", "imagenet")
+    waiting = features_tab.show_predictions(str(path), "vgg16", "imagenet")
+    assert waiting["value"] is None and "press the button" in waiting["label"]
+    fetched = features_tab.show_predictions(str(path), "mobilenet", "imagenet", fetch=True)  # No network here.
+    assert fetched["value"] is None and "not available" in fetched["label"]

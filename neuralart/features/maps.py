@@ -5,11 +5,12 @@ classifier head, the classes it sees in the photo, by name. Every tile is captio
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 
 from .. import images
-from ..models import REGISTRY, Backbone, backbone_setting, get_backbone, weights_setting
+from ..models import REGISTRY, Backbone, backbone_setting, get_backbone, keras_home, weights_setting
 from ..settings import check_settings, setting
 from .classes import IMAGENET_CLASS_COUNT, class_name
 from .config import CAPTIONS, FilterConfig
@@ -172,3 +173,12 @@ def head_predictions(image, backbone_name: str, weights, count: int = TOP_PREDIC
     if spec is None or spec.top_size is None:
         return None
     return top_predictions(image, get_backbone(backbone_name, weights, include_top=True), count, max_side)
+
+
+def head_weights_at_hand(backbone_name: str, weights) -> bool:
+    """Whether the network's classifier head can be built without a download: random weights, a weights file,
+    or ImageNet weights already in the Keras cache (VGG16's head alone is over 500 MB)."""
+    spec = REGISTRY.get(backbone_name)
+    if weights != "imagenet" or spec is None or spec.weights_top is None:
+        return True
+    return os.path.isfile(os.path.join(keras_home(), "models", spec.weights_top.filename))

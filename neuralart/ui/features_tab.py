@@ -163,15 +163,19 @@ def _feature_maps_outputs(photo, backbone, weights, layer) -> tuple:
                        f"shown, strongest first: {strongest}")
 
 
-def show_predictions(photo, backbone, weights):
-    """The classifier's five most likely classes for the photo, by name (a gr.Label update); networks offered
-    without their head, and heads whose weights cannot be had, say so in the label instead."""
-    from ..features import head_predictions
+def show_predictions(photo, backbone, weights, fetch: bool = False):
+    """The classifier's five most likely classes for the photo, by name (a gr.Label update). Networks offered
+    without their head, and heads whose weights cannot be had, say so in the label instead; a head whose
+    ImageNet weights would have to be downloaded waits for `fetch` (the button beside it)."""
+    from ..features.maps import head_predictions, head_weights_at_hand
 
+    chosen = weights_from_text(weights)
     if not photo:
         return gr.update(value=None, label="Top-5 predictions")
+    if not fetch and not head_weights_at_hand(backbone, chosen):
+        return gr.update(value=None, label="Top-5 predictions: press the button to fetch the classifier's weights")
     try:
-        predictions = head_predictions(photo, backbone, weights_from_text(weights))
+        predictions = head_predictions(photo, backbone, chosen)
     except EXPECTED_ERRORS as error:
         return gr.update(value=None, label=f"Top-5 predictions: not available ({str(error).split('. ')[0]})")
     if predictions is None:
@@ -234,6 +238,8 @@ def _maps_section(backbone, weights) -> None:
                                    elem_id="features-maps")
             maps_status = gr.Textbox(label="Feature maps", interactive=False, elem_id="features-maps-status")
             predictions = gr.Label(num_top_classes=5, label="Top-5 predictions", elem_id="features-predictions")
+            classify = gr.Button("Name what the classifier sees (fetches its weights if needed)", size="sm",
+                                 elem_id="features-classify")
             kernels_output = gr.Image(label="First-layer kernels", format="png", type="numpy", interactive=False,
                                       elem_id="features-kernels")
             kernels_status = gr.Textbox(label="Kernels", interactive=False, elem_id="features-kernels-status")
@@ -241,6 +247,8 @@ def _maps_section(backbone, weights) -> None:
     for trigger in (photo.change, backbone.change, weights.change):
         trigger(show_predictions, [photo, backbone, weights], predictions, concurrency_id=TF_JOBS,
                 show_progress_on=[predictions], api_visibility="private")
+    classify.click(lambda *values: show_predictions(*values, fetch=True), [photo, backbone, weights], predictions,
+                   concurrency_id=TF_JOBS, show_progress_on=[predictions], api_name="predictions")
     kernels_button.click(show_kernels, [backbone, weights], [kernels_output, kernels_status],
                          concurrency_id=TF_JOBS, show_progress_on=[kernels_status], api_name="kernels")
     # Click-free: a new photo, layer or set of weights redraws the maps (one forward pass each).
