@@ -144,9 +144,10 @@ def _tiny_backbone(model=None):
     ("fire5:7 + fire5:12 - 0.5*fire7:3", "fire5:7 + fire5:12 - 0.5*fire7:3", (1, 1, -0.5)),
     ("2 * (conv2:1 - conv2:0) / 4", "0.5*conv2:1 - 0.5*conv2:0", (0.5, -0.5)),
     ("-conv2:3*2 + conv2:3", "-conv2:3", (-1,)),
-    ("neuron(conv2:1) + 1e-1*layer(conv3) - class(goldfish)", "neuron(conv2:1) + 0.1*layer(conv3) - class(1)",
+    ("neuron(conv2:1) + 1e-1*layer(conv3) - class(1)", "neuron(conv2:1) + 0.1*layer(conv3) - class(goldfish)",
      (1, 0.1, -1)),
-    ("class(crane (bird)) + class(great white shark)", "class(134) + class(2)", (1, 1)),
+    ("class(crane (bird)) + class(Great_White_Shark) + class(1234)",
+     "class(crane (bird)) + class(great white shark) + class(1234)", (1, 1, 1)),
     ("channel(conv2:4)", "conv2:4", (1,)),
 ])
 def test_the_parser_accepts_sums_differences_and_scaling(text, shown, weights):

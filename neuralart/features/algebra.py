@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .classes import class_index
+from .classes import IMAGENET_CLASS_COUNT, class_index, class_name
 
 TERM_KINDS = ("channel", "neuron", "layer", "class")
 _TOKEN = re.compile(r"\s*(?:(?P<number>\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
@@ -41,7 +41,7 @@ class Term:
 
     def __str__(self) -> str:
         if self.kind == "class":
-            return f"class({self.index})"
+            return f"class({class_name(self.index)})" if self.index < IMAGENET_CLASS_COUNT else f"class({self.index})"
         if self.kind == "layer":
             return f"layer({self.layer})"
         target = f"{self.layer}:{self.index}"

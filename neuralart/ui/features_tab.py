@@ -38,10 +38,10 @@ CAPTION_LABELS = {"index": "filter index", "activation": "index and activation",
 FIGURES_EXPLANATION = (
     "**Diversity** optimises several images of each filter together (one filter, e.g. 7, is quickest) and "
     "pushes their styles apart, so you see more than one facet of what it likes. **Interpolation** morphs from "
-    "objective A to objective B along a row "
-    "(give two filters, e.g. `7,12`, or write `A -> B` below). **Atlas** shows the first filters of early, middle "
-    "and late layers side by side, as in the chapter. The list of terms **combines objectives**: each row adds "
-    "weight x (a filter's mean, a unit, a whole layer or a class score); a negative weight means \"but not that\".")
+    "objective A to objective B along a row (give two filters, e.g. `7,12`, or write `A -> B` below). **Atlas** "
+    "shows the first filters of early, middle and late layers side by side, as in the chapter. The list of terms "
+    "**combines objectives**: each row adds weight x (a filter's mean, a unit, a whole layer or a class score); "
+    "a negative weight means \"but not that\".")
 TERM_HEADERS = ["weight", "objective (channel, neuron, layer, class)", "layer", "filter or class"]
 TERM_ROWS = 3
 
