@@ -177,7 +177,7 @@ def head_predictions(image, backbone_name: str, weights, count: int = TOP_PREDIC
 
 def head_weights_at_hand(backbone_name: str, weights) -> bool:
     """Whether the network's classifier head can be built without a download: random weights, a weights file,
-    or ImageNet weights already in the Keras cache (VGG16's head alone is over 500 MB)."""
+    or ImageNet weights already in the Keras cache (the VGG heads are large downloads)."""
     spec = REGISTRY.get(backbone_name)
     if weights != "imagenet" or spec is None or spec.weights_top is None:
         return True
