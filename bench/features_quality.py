@@ -1,6 +1,7 @@
 """Feature visualization, quality mode against the chapter's classic mode, on the real SqueezeNet 1.1.
 
-Run `python bench/features_quality.py` (about 4 minutes on 2 CPU cores; `--quick` for a rough pass). For an
+Run `python bench/features_quality.py` (about 6 minutes on 2 CPU cores; `--quick` for a rough pass,
+`--figures-only` for the diversity and interpolation part alone). For an
 early, a middle and a late layer, and the same filters and number of steps in both modes, it prints:
 
 - robust activation: each filter's objective (mean activation, as shown: uint8 images) averaged over 16 random
@@ -10,7 +11,11 @@ early, a middle and a late layer, and the same filters and number of steps in bo
 - wall time per filter for a 16-filter grid, optimised as one batch against one filter at a time (target:
   batched >= 4x faster), both after a warm-up so that tracing is not counted;
 - the same for batches of 4 to 64 filters, and a straight-line fit of a run's time against its batch size: its
-  slope (seconds per extra filter) bounds what batching can gain on this machine, whatever the batch size.
+  slope (seconds per extra filter) bounds what batching can gain on this machine, whatever the batch size;
+- diversity and interpolation rows: wall time per image against a single visualization (one filter, the same
+  steps and size), as a ratio; for diversity also how far apart its images are (mean pairwise distance of their
+  Gram matrices) against the same row optimised without the diversity term, and for interpolation whether the
+  middle image scores between the two ends on both objectives.
 
 The weights are read from ../shared/weights/ (never copied); without them the script says so and exits.
 """
@@ -43,6 +48,8 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=2, help="timing repetitions (the best is kept)")
     parser.add_argument("--quick", action="store_true", help="fewer steps, smaller images: a rough check")
     parser.add_argument("--timing-only", action="store_true", help="only the timings, not the quality comparison")
+    parser.add_argument("--figures-only", action="store_true", help="only the diversity and interpolation rows")
+    parser.add_argument("--row-size", type=int, default=4, help="images per diversity or interpolation row")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     arguments = parser.parse_args(argv)
     if arguments.quick:
@@ -140,6 +147,60 @@ def batch_scaling(settings, backbone, repeats: int, single_s_per_filter: float) 
             "limit": single_s_per_filter / per_filter}
 
 
+def time_figures(backbone, arguments) -> dict:
+    """Diversity and interpolation rows of the middle layer against a single visualization: seconds per image
+    (best of the repeats, after a warm-up that traces each), the diversity row's Gram spread with and without
+    its term, and where the interpolation's middle image scores."""
+    from neuralart.features import FilterConfig, gram_distances, objective_values, render, visualize
+
+    layer, size, steps = LAYERS["middle"], arguments.size, arguments.timing_steps
+    common = dict(backbone="squeezenet", size=size, iterations=steps)
+    configs = {"single": FilterConfig(layer=layer, filters="7", **common),
+               "diversity": FilterConfig(layer=layer, filters="7", figure="diversity", row_size=arguments.row_size,
+                                         **common),
+               "interpolation": FilterConfig(expression="fire5:7 -> fire5:12", figure="interpolation",
+                                             row_size=arguments.row_size, **common)}
+    images_per_run = {"single": 1, "diversity": arguments.row_size, "interpolation": arguments.row_size}
+
+    def run(name):
+        if name == "single":
+            return render(configs[name], backbone)
+        return list(visualize(configs[name], backbone))[-1]
+
+    results = {name: run(name) for name in configs}  # Warm-up, and the images the quality figures are read from.
+    best = {name: float("inf") for name in configs}
+    for _ in range(arguments.repeats):  # Alternate, so a burst of outside load slows all three.
+        for name in configs:
+            started = time.perf_counter()
+            run(name)
+            best[name] = min(best[name], time.perf_counter() - started)
+    per_image = {name: best[name] / images_per_run[name] for name in configs}
+    alone = list(visualize(dataclasses.replace(configs["diversity"], diversity_weight=0.0), backbone))[-1]
+    spread = {label: float(gram_distances([tile for tile, _ in frame.tiles], layer, backbone).mean())
+              for label, frame in (("with", results["diversity"]), ("without", alone))}
+    tiles = [tile for tile, _ in results["interpolation"].tiles]
+    first, second = (objective_values(tiles, text, backbone) for text in ("fire5:7", "fire5:12"))
+    middle = len(tiles) // 2
+    between = all(min(values[0], values[-1]) <= values[middle] <= max(values[0], values[-1])
+                  for values in (first, second))
+    return {"s_per_image": per_image, "ratio": {name: per_image[name] / per_image["single"] for name in configs},
+            "gram_spread": spread, "middle_between_ends": between, "row_size": arguments.row_size, "steps": steps,
+            "load_average": os.getloadavg()}
+
+
+def report_figures(figures: dict) -> None:
+    ratio, seconds = figures["ratio"], figures["s_per_image"]
+    print(f"\nrows of {figures['row_size']} images, {figures['steps']} steps, time per image against a single "
+          f"visualization ({seconds['single']:.3f} s):")
+    for name in ("diversity", "interpolation"):
+        print(f"  {name:<14}{seconds[name]:.3f} s/image  ratio {ratio[name]:.2f}")
+    spread = figures["gram_spread"]
+    print(f"diversity: mean pairwise Gram distance {spread['with']:.3f} with the term, {spread['without']:.3f} "
+          f"without ({_shown(spread['with'] / max(spread['without'], 1e-12))}x)")
+    print(f"interpolation: middle image between the ends on both objectives: "
+          f"{'yes' if figures['middle_between_ends'] else 'NO'}; load average {figures['load_average'][0]:.1f}")
+
+
 def _shown(ratio: float) -> str:
     """A ratio for the table; one whose classic side is (nearly) zero is shown as '>999'."""
     return f"{ratio:.2f}" if ratio < 999 else ">999"
@@ -150,7 +211,10 @@ def report(results: dict, arguments) -> None:
           f"{arguments.size}x{arguments.size}, {os.cpu_count()} CPU cores\n")
     if results["layers"]:
         report_quality(results["layers"])
-    report_timing(results["timing"])
+    if "timing" in results:
+        report_timing(results["timing"])
+    if "figures" in results:
+        report_figures(results["figures"])
 
 
 def report_quality(layers: dict) -> None:
@@ -194,11 +258,16 @@ def main(argv=None) -> int:
 
     backbone = get_backbone("squeezenet", str(WEIGHTS), precision="auto")  # As the tab and CLI run it.
     results = {"layers": {}}
-    for depth, layer in ({} if arguments.timing_only else LAYERS).items():
+    for depth, layer in ({} if arguments.timing_only or arguments.figures_only else LAYERS).items():
         print(f"comparing the modes on the {depth} layer {layer}...", file=sys.stderr, flush=True)
         results["layers"][layer] = compare_layer(backbone, layer, arguments)
-    print("timing a 16-filter grid, batched and one at a time...", file=sys.stderr, flush=True)
-    results["timing"] = time_batching(backbone, arguments)
+    if not arguments.figures_only:
+        print("timing a 16-filter grid, batched and one at a time...", file=sys.stderr, flush=True)
+        results["timing"] = time_batching(backbone, arguments)
+    if not arguments.timing_only:
+        print("timing diversity and interpolation rows against a single visualization...", file=sys.stderr,
+              flush=True)
+        results["figures"] = time_figures(backbone, arguments)
     report(results, arguments)
     if arguments.json:
         with open(arguments.json, "w") as file:

@@ -22,7 +22,8 @@ class Setting:
     help: one sentence for `--help` and the UI's hover text. label: the UI's short name (default: from the name).
     low, high: the accepted range of a number (or of each weight in a layer mapping). integer: whole numbers only.
     choices: the accepted values of a text field, as shown to users; also_accepted: further values code may pass
-    but users are not offered. optional: None is accepted (its meaning goes in `help`).
+    but users are not offered; also_written: words for other text the config turns into one of the choices (the
+    command line then takes any text there). optional: None is accepted (its meaning goes in `help`).
     slider: (minimum, maximum, step) of the UI's slider where it is narrower than low..high.
     log: the UI shows log10 of the value. old_names: earlier names of the field (recipes, CLI flags).
     """
@@ -34,6 +35,7 @@ class Setting:
     integer: bool = False
     choices: tuple[str, ...] = ()
     also_accepted: tuple[str, ...] = ()
+    also_written: str = ""
     optional: bool = False
     slider: tuple[float, float, float] | None = None
     log: bool = False
@@ -42,7 +44,7 @@ class Setting:
     def describe_range(self) -> str:
         """The valid values in words, for `--help` ("one of: a, b", "2 to 8", "" when unconstrained)."""
         if self.choices:
-            return "one of: " + ", ".join(self.choices)
+            return "one of: " + ", ".join(self.choices) + (f"; or {self.also_written}" if self.also_written else "")
         if self.low is not None and self.high is not None:
             return f"{self.low:g} to {self.high:g}"
         return ""

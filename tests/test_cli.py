@@ -150,7 +150,7 @@ def test_progress_is_a_bar_with_time_left_on_a_terminal_and_silent_elsewhere():
 def test_ctrl_c_keeps_the_last_image_marked_as_stopped(tmp_path, photo_file, monkeypatch, capsys):
     import neuralart.deepdream
 
-    def interrupted(image, config, backbone=None):
+    def interrupted(image, config, backbone=None, **named_images):
         yield from frames_of(3)
         raise KeyboardInterrupt
 

@@ -171,8 +171,8 @@ def test_bfloat16_backbones_visualize_too(tiny_backbone):
 
 def test_fixed_input_networks_see_the_image_resized(fixed_size_classifier):
     for mode in ("classic", "quality"):
-        frames = list(visualize(config(mode=mode, objective="class", layer=None, size=48, iterations=4),
-                                fixed_size_classifier))
+        frames = list(visualize(config(mode=mode, objective="class", layer=None, size=48, iterations=4,
+                                       captions="none"), fixed_size_classifier))
         assert frames[-1].image.shape == (52, 52, 3)  # one 48-pixel tile plus the grid's padding
 
 
@@ -213,7 +213,7 @@ def test_classic_step_is_the_unit_rms_normalised_gradient(tiny_backbone):
 
 
 def test_classic_skips_dead_filters(backbone_with_dead_filter):
-    settings = config(mode="classic", layer="conv1", filters="0-3", iterations=6)
+    settings = config(mode="classic", layer="conv1", filters="0-3", iterations=6, captions="none")
     result = render(settings, backbone_with_dead_filter)
     assert result.values[1] == 0.0 and result.values[2] == 0.0  # dead, and asleep on the grey start
     assert set(result.kept) == {0, 3}
@@ -231,7 +231,7 @@ def test_classic_tiles_are_normalised_for_display(tiny_backbone):
 
 
 def test_grid_is_ordered_by_achieved_activation(tiny_backbone):
-    settings = config(mode="classic", filters="0-7", iterations=6)
+    settings = config(mode="classic", filters="0-7", iterations=6, captions="none")
     result = render(settings, tiny_backbone)
     ordered = sorted(alive(result.values), key=lambda target: -result.values[target])
     assert list(result.kept) == ordered and len(ordered) >= 2
@@ -542,7 +542,7 @@ def test_feature_maps_refuse_a_classifier_layer(tiny_classifier, photo):
 
 
 def test_kernel_tiles_show_every_first_layer_kernel_in_rgb(tiny_backbone):
-    kernels = kernel_tiles(tiny_backbone, tile_side=12)
+    kernels = kernel_tiles(tiny_backbone, tile_side=12, captions="none")
     assert kernels.layer == "conv1" and kernels.shape == (3, 3, 3, 8)
     assert kernels.grid.shape == images.image_grid([np.zeros((12, 12, 3), np.uint8)] * 8).shape
     raw = tiny_backbone.model.get_layer("conv1").get_weights()[0][..., 0]
@@ -592,9 +592,8 @@ def test_cli_filters_writes_the_grid_its_recipe_and_a_report(tmp_path):
 def test_cli_filters_reports_bad_settings(capsys):
     from neuralart.cli import main
 
-    with pytest.raises(SystemExit) as caught:  # argparse refuses a value outside the setting's choices.
-        main(["filters", "-o", "x.png", "--objective", "texture"])
-    assert caught.value.code == 2 and "invalid choice: 'texture'" in capsys.readouterr().err
+    assert main(["filters", "-o", "x.png", "--objective", "texture"]) == 2
+    assert "objective must be one of channel, neuron, layer, class" in capsys.readouterr().err
     assert main(["filters", "-o", "x.png", "--size", "5"]) == 2
     assert "size must be between 32 and 512" in capsys.readouterr().err
 
@@ -624,9 +623,12 @@ def test_app_handlers_build_configs_and_stream(tmp_path):
     made = features_tab.filter_config(values)
     assert made.iterations is None and made.filters == "0-1" and made.weights is None
     outputs = list(features_tab.run_filters(**{**values, "iterations": 2}))
-    final_image, final_status, *_, download, _ = outputs[-1]
+    final_image, final_status, _, _, gallery, download, _ = outputs[-1]
     assert final_image.dtype == np.uint8 and "done" in final_status
     assert images.read_recipe(download)["technique"] == "filters"
+    # The kept filters (a random network's may be silent), each tile named by its filter.
+    assert gallery and {caption for _, caption in gallery} <= {"0", "1"}
+    assert all(tile.shape == (48, 48, 3) for tile, _ in gallery)
 
 
 # --- real weights ---------------------------------------------------------------------------------------------

@@ -96,7 +96,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class, *, skip:
                                 help=help_line)
         else:
             parser.add_argument(flag_name(name), type=converter(hints[name]), default=argparse.SUPPRESS,
-                                metavar=name.upper(), choices=described.choices or None, help=help_line)
+                                metavar=name.upper(), help=help_line,
+                                choices=described.choices or None if not described.also_written else None)
         for old_name in described.old_names:
             parser.add_argument(flag_name(old_name), dest=name, action=DeprecatedFlag,
                                 replacement=flag_name(name), type=converter(hints[name]), default=argparse.SUPPRESS,

@@ -25,19 +25,40 @@ second of work has passed (filters in index order, each with the objective its l
 closes with the kept filters ordered by achieved activation (`stage_done=True`); `Frame.losses` gives each
 filter's achieved activation ("filter 3": value), grid order first.
 
+Beyond the grid (`FilterConfig.figure`): "diversity" makes a row of different images per objective, pushed apart by
+Lucid's diversity term; "interpolation" a row morphing from one objective to another, its images sharing part of
+their parameterization; "atlas" a captioned row of filters per layer (the chapter's figure: VGG16's early, middle
+and late layers, SqueezeNet standing in when VGG16's weights are not here). `FilterConfig.expression` combines
+objectives with weights ("fire5:7 + fire5:12 - 0.5*fire7:3"; "A -> B" for an interpolation), classes are named
+("class(goldfish)"), and every tile is captioned with its filter, class or image.
+
 Modules, as Lucid splits the problem: `config`; `param` (image parameterizations); `transform` (random
 transformations and the warp); `objectives` (what a run optimises, resolved against the network); `steps` (the
-traced steps); `render` (the run); `maps` (feature maps and kernels of a photo); `metrics` (the quality measures the
-benchmark uses).
+traced steps); `render` (the run); `algebra` (objective expressions); `classes` (ImageNet class names);
+`composite` (combined objectives and the diversity term on a network); `figures` (diversity, interpolation);
+`atlas` (the chapter's figure); `tiles` (captioned tiles); `maps` (feature maps, kernels and the classifier's
+predictions for a photo); `metrics` (the quality measures the benchmark uses).
 """
 
-from .config import MAX_FILTERS, MODE_ITERATIONS, MODE_STEP_SIZES, MODES, OBJECTIVES, FilterConfig, parse_filters
-from .maps import FeatureMaps, KernelTiles, MapsConfig, feature_maps, first_colour_convolution, kernel_tiles
-from .metrics import high_frequency_share, robust_activation
+from .algebra import Combination, Expression, Term, parse_expression
+from .atlas import CHAPTER_LAYERS, CHAPTER_PRESET, chapter_layers
+from .classes import class_choices, class_index, class_name, class_names
+from .config import (CAPTIONS, FIGURES, MAX_FILTERS, MODE_ITERATIONS, MODE_STEP_SIZES, MODES, OBJECTIVES,
+                     FilterConfig, parse_filters)
+from .figures import objective_values
+from .maps import (FeatureMaps, KernelTiles, MapsConfig, Prediction, feature_maps, first_colour_convolution,
+                   head_predictions, kernel_tiles, top_predictions)
+from .metrics import gram_distances, high_frequency_share, robust_activation
 from .objectives import Plan, backbone_for, plan_for
 from .render import Rendering, render, visualize
+from .tiles import TiledFrame
 
-__all__ = ["FeatureMaps", "FilterConfig", "KernelTiles", "MAX_FILTERS", "MODES", "MODE_ITERATIONS",
-           "MODE_STEP_SIZES", "MapsConfig", "OBJECTIVES", "Plan", "Rendering", "backbone_for", "feature_maps",
-           "first_colour_convolution", "high_frequency_share", "kernel_tiles", "parse_filters", "plan_for", "render",
-           "robust_activation", "visualize"]
+PRESETS = {"chapter": CHAPTER_PRESET}
+
+__all__ = ["CAPTIONS", "CHAPTER_LAYERS", "CHAPTER_PRESET", "Combination", "Expression", "FIGURES", "FeatureMaps",
+           "FilterConfig", "KernelTiles", "MAX_FILTERS", "MODES", "MODE_ITERATIONS", "MODE_STEP_SIZES", "MapsConfig",
+           "OBJECTIVES", "PRESETS", "Plan", "Prediction", "Rendering", "Term", "TiledFrame", "backbone_for",
+           "chapter_layers", "class_choices", "class_index", "class_name", "class_names", "feature_maps",
+           "first_colour_convolution", "gram_distances", "head_predictions", "high_frequency_share", "kernel_tiles",
+           "objective_values", "parse_expression", "parse_filters", "plan_for", "render", "robust_activation",
+           "top_predictions", "visualize"]

@@ -52,3 +52,16 @@ def robust_activation(tiles: Sequence[np.ndarray], targets: Sequence[int], confi
         results.append(float(tf.reduce_mean(values)))
     return np.asarray(results)
 
+
+
+def gram_distances(tiles: Sequence[np.ndarray], layer: str, backbone: Backbone) -> np.ndarray:
+    """The distance between each pair of uint8 tiles' Gram matrices of `layer` (channels by channels, each
+    scaled to unit Frobenius norm, so 0 for images alike in style and at most 2): how far apart a diversity row
+    is, in the terms its diversity term pushes. The upper triangle, pair (0, 1) first."""
+    pixels = np.stack([images.uint8_to_pixels(tile) for tile in tiles])
+    activation = np.asarray(backbone.layer_model((layer,))(backbone.input_space.to_model(pixels)), np.float64)
+    flat = activation.reshape(len(tiles), -1, activation.shape[-1])
+    grams = np.einsum("bpi,bpj->bij", flat, flat)
+    grams /= np.maximum(np.linalg.norm(grams, axis=(1, 2), keepdims=True), 1e-12)
+    first, second = np.triu_indices(len(tiles), k=1)
+    return np.linalg.norm(grams[first] - grams[second], axis=(1, 2))

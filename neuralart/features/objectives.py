@@ -32,8 +32,16 @@ class Plan:
 
 def backbone_for(config: FilterConfig) -> Backbone:
     """The registry backbone a config names, in the precision neuralart.runtime picks for this machine (as
-    DeepDream and style transfer use it); with its classifier head for the class objective."""
-    return get_backbone(config.backbone, config.weights, include_top=config.objective == "class", precision="auto")
+    DeepDream and style transfer use it); with its classifier head where the objective reads a class."""
+    return get_backbone(config.backbone, config.weights, include_top=needs_head(config), precision="auto")
+
+
+def needs_head(config: FilterConfig) -> bool:
+    """Whether a run reads a classifier's logits: the class objective, or a class term of its expression."""
+    parsed = config.parsed_expression
+    if parsed is not None:
+        return any(term.kind == "class" for term in parsed.terms)
+    return config.objective == "class"
 
 
 def plan_for(config: FilterConfig, backbone: Backbone) -> Plan:
@@ -58,7 +66,7 @@ def plan_for(config: FilterConfig, backbone: Backbone) -> Plan:
     else:
         targets = config.filter_indices
         labels = tuple(f"{'neuron' if config.objective == 'neuron' else 'filter'} {index}" for index in targets)
-    _check_targets(targets, int(model.get_layer(layer).output.shape[-1]), layer, config.objective)
+    check_targets(targets, int(model.get_layer(layer).output.shape[-1]), layer, config.objective)
     # Class logits are always taken before the softmax, and a filter pushed down before its ReLU; otherwise the
     # layer's output is measured, as the chapter does. The quality mode revives filters that are silent on its
     # grey start (no gradient flows back through a ReLU that outputs zero everywhere) by pushing their
@@ -78,7 +86,7 @@ def default_layer(config: FilterConfig, backbone: Backbone) -> str:
     return next(iter(defaults)) if defaults else backbone.spec.feature_layers[-1]
 
 
-def _check_targets(targets: Sequence[int], count: int, layer: str, objective: str) -> None:
+def check_targets(targets: Sequence[int], count: int, layer: str, objective: str) -> None:
     if targets and max(targets) >= count:
         what = "classes" if objective == "class" else "filters"
         raise ValueError(f"{layer} has {count} {what}; choose indices within 0-{count - 1}")

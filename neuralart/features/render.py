@@ -16,6 +16,7 @@ from .config import FilterConfig
 from .objectives import Plan, backbone_for, plan_for
 from .param import SPECTRUM_INIT_STD, frequency_scale, grey_noise_start, spectrum_to_zero1_image
 from .steps import classic_function, evaluation_function, quality_function
+from .tiles import TiledFrame, target_caption, tiled_image, with_value
 from .transform import random_transforms
 
 
@@ -119,8 +120,18 @@ TARGET_WORDS = {"channel": ("filter", "filters"), "neuron": ("unit", "units"), "
 def visualize(config: FilterConfig = FilterConfig(), backbone: Backbone | None = None) -> Iterator[Frame]:
     """Visualize the configured filters (or unit, layer, class), yielding the grid as it forms.
 
-    The layer and filters are checked against the network before this returns, so mistakes surface at once.
+    The layer and filters are checked against the network before this returns, so mistakes surface at once. The
+    config's figure decides what is made: a grid (here), diversity or interpolation rows or a combined objective
+    (neuralart.features.figures), or an atlas of several layers (neuralart.features.atlas).
     """
+    if config.figure == "atlas":
+        from .atlas import atlas
+
+        return atlas(config, backbone)
+    if config.expression or config.figure != "grid":
+        from .figures import figure
+
+        return figure(config, backbone)
     backbone = backbone or backbone_for(config)
     return _FilterRun(config, backbone, plan_for(config, backbone)).frames()
 
@@ -160,8 +171,18 @@ class _FilterRun:
         self.tiles: dict[int, np.ndarray] = {}
         self.values: dict[int, float] = {}
         self.cadence = Cadence(config.frame_every)
+        classes = int(backbone.model.get_layer(plan.layer).output.shape[-1])
+        self.captions = {target: target_caption(plan.objective, plan.layer, target, classes)
+                         for target in plan.targets}
 
     def frames(self) -> Iterator[Frame]:
+        for number in self.advance():
+            if self.iterations < self.total_iterations and self.cadence.frame_due():
+                yield self._progress_frame(number)
+        yield self._final_frame()
+
+    def advance(self) -> Iterator[int]:
+        """Optimise every batch a chunk at a time, yielding the batch's number after each chunk."""
         batch_class = BATCH_CLASSES[self.config.mode]
         for number, targets in enumerate(self.batches, start=1):
             batch = batch_class(self.config, self.backbone, self.plan, targets)
@@ -177,9 +198,7 @@ class _FilterRun:
                 # While optimising, the value reported by the last iteration; at the end, the exact one.
                 values = reported if remaining else batch.achieved()
                 self.values.update(zip(targets, (float(value) for value in values)))
-                if self.iterations < self.total_iterations and self.cadence.frame_due():
-                    yield self._progress_frame(number)
-        yield self._final_frame()
+                yield number
 
     def kept(self) -> tuple[int, ...]:
         """The chapter's kept filters: those whose (signed) objective rose above zero, best first."""
@@ -188,11 +207,10 @@ class _FilterRun:
         return tuple(sorted(alive, key=lambda target: sign * self.values[target], reverse=True))
 
     def _progress_frame(self, batch_number: int) -> Frame:
-        targets = [target for target in self.plan.targets if target in self.tiles]
+        targets = self.started()
         stage = f"{self.plan.layer}: {self._target_words(self.batches[batch_number - 1])}"
-        return Frame(image=images.image_grid([self.tiles[target] for target in targets]),
-                     iteration=self.iterations, total_iterations=self.total_iterations,
-                     losses=self._losses(targets), stage=stage)
+        return TiledFrame(image=self.grid(targets), iteration=self.iterations, total_iterations=self.total_iterations,
+                          losses=self._losses(targets), stage=stage, tiles=self.captioned(targets))
 
     def _final_frame(self) -> Frame:
         kept = self.kept()
@@ -202,9 +220,24 @@ class _FilterRun:
         count, many = len(self.plan.targets), TARGET_WORDS[self.plan.objective][1]
         stage = (f"{self.plan.layer}: {len(kept)} of {count} {many} responded (the silent ones are left out)"
                  if len(kept) < count else f"{self.plan.layer}: {self._target_words(self.plan.targets)}")
-        return Frame(image=images.image_grid([self.tiles[target] for target in shown]),
-                     iteration=self.total_iterations, total_iterations=self.total_iterations,
-                     losses=self._losses(list(kept) + rest), stage=stage, stage_done=True)
+        return TiledFrame(image=self.grid(shown), iteration=self.total_iterations,
+                          total_iterations=self.total_iterations, losses=self._losses(list(kept) + rest),
+                          stage=stage, stage_done=True, tiles=self.captioned(shown))
+
+    def started(self) -> list[int]:
+        """The targets that have a tile so far, in the order asked for."""
+        return [target for target in self.plan.targets if target in self.tiles]
+
+    def grid(self, targets, columns: int | None = None) -> np.ndarray:
+        """The tiles of `targets`, captioned as the config says."""
+        return tiled_image([self.tiles[target] for target in targets],
+                           [caption for _, caption in self.captioned(targets)], self.config.captions, columns)
+
+    def captioned(self, targets) -> tuple[tuple[np.ndarray, str], ...]:
+        """(tile, caption) of each target; a grid drawn without captions still names its tiles here."""
+        shown = "index" if self.config.captions == "none" else self.config.captions
+        return tuple((self.tiles[target], with_value(self.captions[target], self.values[target], shown))
+                     for target in targets)
 
     def _target_words(self, targets: tuple[int, ...]) -> str:
         """'filters 0–15', 'filter 3', 'class 11' or 'the whole layer', for a status line."""

@@ -11,7 +11,7 @@ from .param import spectrum_to_planes
 from .transform import view_function
 
 
-def _to_view(pixels, view_size, fixed: bool):
+def to_view(pixels, view_size, fixed: bool):
     """A network with a fixed input size (a classifier head) sees the image resized to that size."""
     import tensorflow as tf
 
@@ -32,7 +32,7 @@ def _make_evaluation(backbone: Backbone, plan: Plan):
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32),
                                   tf.TensorSpec([None], tf.int32), tf.TensorSpec([2], tf.int32)])
     def evaluate(pixels, targets, view_size):
-        return values(_to_view(pixels, view_size, fixed), targets)[1]
+        return values(to_view(pixels, view_size, fixed), targets)[1]
     return evaluate
 
 
@@ -58,7 +58,7 @@ def _make_classic(backbone: Backbone, plan: Plan):
     def ascend(pixels, targets, step_size, sign, view_size):
         with tf.GradientTape() as tape:
             tape.watch(pixels)
-            pushed, reported = values(_to_view(pixels, view_size, fixed), targets)
+            pushed, reported = values(to_view(pixels, view_size, fixed), targets)
             objective = sign * tf.reduce_sum(pushed)
         gradient = tape.gradient(objective, pixels)
         # The chapter's normalisation, per image so each filter moves as it would alone: a dead filter's zero
@@ -80,7 +80,7 @@ def _make_quality(backbone: Backbone, plan: Plan):
 
     values = objective_function(backbone, plan, plan.optimised)
     view = view_function(backbone)
-    adam_ascent = _make_adam_ascent()
+    adam_ascent = make_adam_ascent()
     spectrum_spec = tf.TensorSpec([None, 3, None, None, 2], tf.float32)
 
     @tf.function(input_signature=[
@@ -108,7 +108,7 @@ def _make_quality(backbone: Backbone, plan: Plan):
     return ascend
 
 
-def _make_adam_ascent():
+def make_adam_ascent():
     """Adam's update, ascending, as one XLA-compiled loop over the spectrum and its moments instead of a dozen
     small ops."""
     import tensorflow as tf

@@ -1,9 +1,11 @@
 """Every change of pixel form happens in this package: decoding uploads, sizes, dtypes, value ranges, input
 spaces, colour, grids and files. Its modules, one job each: `loading` (safe decoding), `sizes`, `ranges` (float
 forms named by their range: pixels 0..255, minus1_1, zero1), `spaces` (what each backbone wants), `color`,
-`files` (PNGs carrying their recipe), `masks` (where an effect acts), `warp` (zoom, rotate, shift) and `video`
-(animations as WebM, MP4, WebP or GIF)."""
+`files` (images carrying their recipe), `captions` (text drawn under tiles and over rows), `masks` (where an
+effect acts), `warp` (zoom, rotate, shift) and `video` (animations as WebM, MP4, WebP or GIF)."""
 
+from .captions import (band_height, caption_band, caption_font_size, captioned, fitted_text, labelled_grid,
+                       stack_rows, titled)
 from .color import (luminance_image, match_color_histogram, match_color_statistics, rgb_to_yiq, with_chroma_of,
                     yiq_to_rgb)
 from .files import (RECIPE_KEY, WRITABLE_FORMATS, encode_image, encode_png, format_for, read_recipe, save_image,
@@ -20,12 +22,13 @@ from .spaces import CAFFE, INCEPTION, InputSpace
 from .video import ANIMATION_SUFFIXES, check_animation_path, count_video_frames, write_animation
 from .warp import zoom_image
 
-__all__ = ["ALLOWED_FORMATS", "ANIMATION_SUFFIXES", "CAFFE", "check_animation_path", "count_video_frames",
-           "DEFAULT_MAX_MEGAPIXELS", "encode_image", "encode_png", "enlarge_nearest", "feather_mask", "format_for",
-           "image_grid", "ImageInputError", "INCEPTION", "InputSpace", "load_image", "load_mask", "luminance_image",
-           "mask_values", "match_color_histogram", "match_color_statistics", "MAX_ASPECT_RATIO", "MIN_SIDE",
-           "minus1_1_to_pixels", "minus1_1_to_uint8", "normalize_channels", "normalize_for_display",
+__all__ = ["ALLOWED_FORMATS", "ANIMATION_SUFFIXES", "band_height", "CAFFE", "caption_band", "caption_font_size",
+           "captioned", "check_animation_path", "count_video_frames", "DEFAULT_MAX_MEGAPIXELS", "encode_image",
+           "encode_png", "enlarge_nearest", "feather_mask", "fitted_text", "format_for", "image_grid",
+           "ImageInputError", "INCEPTION", "InputSpace", "labelled_grid", "load_image", "load_mask",
+           "luminance_image", "mask_values", "match_color_histogram", "match_color_statistics", "MAX_ASPECT_RATIO",
+           "MIN_SIDE", "minus1_1_to_pixels", "minus1_1_to_uint8", "normalize_channels", "normalize_for_display",
            "pixels_to_uint8", "read_recipe", "RECIPE_KEY", "resize_float", "resize_to_longest_side", "resize_uint8",
-           "rgb_to_yiq", "save_image", "save_png", "scaled_size", "shrink_to_longest_side", "stretch_to_uint8",
-           "uint8_to_minus1_1", "uint8_to_pixels", "with_chroma_of", "WRITABLE_FORMATS", "write_animation",
-           "yiq_to_rgb", "zero1_to_pixels", "zero1_to_uint8", "zoom_image"]
+           "rgb_to_yiq", "save_image", "save_png", "scaled_size", "shrink_to_longest_side", "stack_rows",
+           "stretch_to_uint8", "titled", "uint8_to_minus1_1", "uint8_to_pixels", "with_chroma_of",
+           "WRITABLE_FORMATS", "write_animation", "yiq_to_rgb", "zero1_to_pixels", "zero1_to_uint8", "zoom_image"]
