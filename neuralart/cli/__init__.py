@@ -1,4 +1,4 @@
-"""Command line: `python -m neuralart dream|filters|featuremaps|style ...`.
+"""Command line: `python -m neuralart dream|filters|featuremaps|style|batch ...`.
 
 Each technique's flags are generated from its config dataclass (neuralart.cli.flags), so defaults, help and valid
 values live in one place: `--octave-scale` for `octave_scale`, `--no-roll` for a boolean, `--layers a=1,b=2` for
@@ -12,9 +12,10 @@ import sys
 
 from ..images import ImageInputError
 from ..models import WeightsUnavailableError
-from . import dream, features, style
+from . import batch, dream, features, style
 
-COMMANDS = (dream.add_command, features.add_filters_command, features.add_featuremaps_command, style.add_command)
+COMMANDS = (dream.add_command, features.add_filters_command, features.add_featuremaps_command, style.add_command,
+            batch.add_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,11 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
-        args.run(args)
+        status = args.run(args)
     except (ImageInputError, WeightsUnavailableError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
