@@ -1,4 +1,4 @@
-"""Set-up of the Ray worker processes the cluster tests start (Ray's `worker_process_setup_hook`).
+"""Set-up of the Ray clusters and worker processes the cluster tests start (Ray's `worker_process_setup_hook`).
 
 Every DeepDream chunk a worker runs is logged, with its process id and the machine-wide monotonic clock, to
 EVENTS_FILE in the folder NEURALART_TEST_EVENTS names, and so is the closing of each run; while a file named
@@ -8,6 +8,7 @@ ran what and when, as tests/test_app.py sees it in-process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -16,6 +17,8 @@ EVENTS_VARIABLE = "NEURALART_TEST_EVENTS"
 EVENTS_FILE = "events.log"
 SLOW_FILE = "slow"
 CHUNK_SECONDS = 0.3
+# Each node of the tests' clusters: one CPU and a small object store (frames and PNGs are small).
+NODE_OPTIONS = {"num_cpus": 1, "object_store_memory": 150 * 2**20}
 
 
 def log_event(folder: Path, kind: str) -> None:
@@ -35,9 +38,9 @@ def watch_dream_chunks() -> None:
     real_chunk, real_frames = dream_run._DreamRun._ascend_chunk, dream_run._DreamRun.frames
 
     def logged_chunk(self, image, shifts, shape):
+        log_event(folder, "chunk")
         if (folder / SLOW_FILE).exists():
             time.sleep(CHUNK_SECONDS)
-        log_event(folder, "chunk")
         return real_chunk(self, image, shifts, shape)
 
     def watched_frames(self):
@@ -69,3 +72,22 @@ def worker_environment(folder: Path, **variables: str) -> dict:
     return {"worker_process_setup_hook": "cluster_hooks.watch_dream_chunks",
             "env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])),
                          EVENTS_VARIABLE: str(folder), **variables}}
+
+
+@contextlib.contextmanager
+def two_node_cluster(folder: Path, **variables: str):
+    """A Ray cluster of two one-CPU nodes on this machine (Ray's own testing utility), this process connected to
+    it with the tests' workers (worker_environment); every process it started ends with it."""
+    from ray.cluster_utils import Cluster
+
+    from neuralart.cluster import connection, stop_app_executor
+
+    cluster = Cluster(initialize_head=True, head_node_args=dict(NODE_OPTIONS))
+    try:
+        cluster.add_node(**NODE_OPTIONS)
+        connection.connect(cluster.address, runtime_env=worker_environment(folder, **variables))
+        yield cluster
+    finally:
+        stop_app_executor()
+        connection.disconnect()
+        cluster.shutdown()

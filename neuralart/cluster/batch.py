@@ -14,6 +14,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 
 from ..jobs import Job
+from . import ClusterError
 from .worker import item_outcome, portable, thread_environment
 
 
@@ -76,7 +77,10 @@ class RayRunner:
         ray = import_ray()
         task = ray.remote(item_outcome).options(num_cpus=self.cpus, max_retries=self.retries, retry_exceptions=True,
                                                 runtime_env=thread_environment(self.cpus))
-        in_flight = self.in_flight or 2 * max(1, sum(node_capacity(self.cpus).values()))
+        slots = sum(node_capacity(self.cpus).values())
+        if not slots:
+            raise ClusterError(f"No machine of the cluster has {self.cpus} CPUs for a task: ask for fewer.")
+        in_flight = self.in_flight or 2 * slots
         waiting = iter(items)
         running: dict = {}
         try:

@@ -12,6 +12,10 @@ LOCAL = "local"
 # A local cluster's shared-memory object store: frames and batch results pass through it, a few megabytes each,
 # and Ray would otherwise reserve a third of the machine's memory for it.
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20
+# Ray lowers its workers' priority (niceness 15) so that its own services stay responsive on machines that run
+# nothing else. A local cluster shares this machine with the app and whatever else runs here, where its jobs would
+# then get less of the CPU than the same jobs in-process: they keep the app's priority instead.
+LOCAL_SYSTEM_CONFIG = {"worker_niceness": 0}
 INSTALL_HINT = "install it with `pip install -r requirements-ray.txt`"
 
 
@@ -47,8 +51,9 @@ def connect(address: str, *, cpus: int | None = None, runtime_env: Mapping | Non
                    logging_level=logging.WARNING if quiet else logging.INFO)
     try:
         if address == LOCAL:
-            ray.init(num_cpus=cpus, object_store_memory=LOCAL_OBJECT_STORE_BYTES, include_dashboard=False,
-                     **options)
+            # Ray's own `local`: always a new cluster, even where `ray start` left one running on this machine.
+            ray.init(address=LOCAL, num_cpus=cpus, object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                     include_dashboard=False, _system_config=LOCAL_SYSTEM_CONFIG, **options)
         else:
             ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as error:

@@ -10,14 +10,15 @@ queue) how many workers there are now.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator
 
-from . import WorkerLostError
 from ..frames import Frame
 from ..jobs import Job
+from . import WorkerLostError
 from .connection import import_ray
 from .worker import STARTED, JobWorker, portable, thread_environment
 
@@ -26,6 +27,8 @@ WATCH_SECONDS = 5.0
 # Frames a worker may run ahead of the page before it waits: enough to never wait on a page that keeps up,
 # few enough that a page that stalls does not fill the object store.
 FRAMES_AHEAD = 16
+NO_WORKER_MESSAGE = ("no machine of the cluster has %d CPUs for a worker: jobs wait until one joins (or set "
+                     "NEURALART_RAY_WORKER_CPUS lower)")
 LOST_MESSAGE = ("The worker running this job stopped (its process or its machine went away), so the run ended "
                 "early. Press Run again: another worker will take it.")
 
@@ -61,7 +64,8 @@ class WorkerPool:
         self._followers: list[Callable[[int], None]] = []
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self.resize()
+        if not self.resize():
+            LOG.warning(NO_WORKER_MESSAGE, self.cpus)
 
     @property
     def size(self) -> int:
@@ -80,7 +84,7 @@ class WorkerPool:
         with self._changed:
             before = self.size
             self._capacity = capacity
-            # Idle workers of nodes that left (or shrank) are forgotten; busy ones go when their job ends.
+            # Idle workers beyond what their node holds now (none, if it left) end; busy ones when their job does.
             placed = collections.Counter(worker.node for worker in (*self._idle, *self._busy))
             for worker in list(self._idle):
                 if placed[worker.node] > capacity.get(worker.node, 0):
@@ -88,13 +92,15 @@ class WorkerPool:
                     placed[worker.node] -= 1
                     ray.kill(worker.actor)
             for node, slots in capacity.items():
-                # New workers go first in line last: a job is given the worker that ran the latest one, whose
-                # networks are warm, and a cold one only when all those are busy.
+                # New workers join the front of the idle line and `acquire` takes from its back: a job gets the
+                # worker that ran the latest one (its networks are warm), a cold one only when all those are busy.
                 self._idle[:0] = [self._start(node) for _ in range(slots - placed[node])]
             self._changed.notify_all()
             size = self.size
         if size != before:
             LOG.info("the cluster holds %d workers of %d CPUs", size, self.cpus)
+            if not size:
+                LOG.warning(NO_WORKER_MESSAGE, self.cpus)
             for on_resize in self._followers:
                 on_resize(size)
         return size
@@ -168,23 +174,30 @@ class RayExecutor:
     def frames(self, job: Job) -> Iterator[Frame]:
         """The job's frames, computed on a worker. Returns once the worker has accepted the job's inputs (a
         refusal raises here, as in-process); closing the result cancels the job on the worker."""
+        job = portable(job)
+        for attempt in (1, 2):
+            run = self._submit(job)
+            try:
+                first = run.receive()
+            except WorkerLostError:
+                # Lost before the job began (its machine left just now): another worker takes it, once.
+                if attempt == 2:
+                    raise
+                continue
+            if first != STARTED:
+                run.close()
+                raise RuntimeError(f"the worker began the job with {first!r}")
+            return run
+
+    def _submit(self, job: Job) -> RemoteRun:
         worker = self.pool.acquire(self.acquire_timeout)
         try:
             stream = worker.actor.frames.options(
-                num_returns="streaming", _generator_backpressure_num_objects=FRAMES_AHEAD).remote(portable(job))
-            run = RemoteRun(self.pool, worker, stream)
+                num_returns="streaming", _generator_backpressure_num_objects=FRAMES_AHEAD).remote(job)
         except BaseException:
             self.pool.release(worker)
             raise
-        try:
-            first = run.receive()
-        except BaseException:
-            run.close()
-            raise
-        if first != STARTED:
-            run.close()
-            raise RuntimeError(f"the worker began the job with {first!r}")
-        return run
+        return RemoteRun(self.pool, worker, stream)
 
 
 class RemoteRun:
@@ -200,22 +213,16 @@ class RemoteRun:
     def __next__(self) -> Frame:
         if self.ended:
             raise StopIteration
-        try:
-            return self.receive()
-        except BaseException:
-            self.close()
-            raise
+        return self.receive()
 
     def receive(self):
-        """The stream's next item; the job's own error, or WorkerLostError when its worker went away."""
+        """The stream's next item. The job's own error raises as itself, a worker that went away as
+        WorkerLostError; when anything ends the stream, the run is closed."""
         ray = import_ray()
         from ray import exceptions
 
         try:
             return ray.get(next(self.stream))
-        except StopIteration:
-            self.close()
-            raise
         except exceptions.RayTaskError as error:
             self.close()
             raise (error.cause if isinstance(error.cause, Exception) else error) from None
@@ -223,6 +230,9 @@ class RemoteRun:
                 exceptions.OwnerDiedError, exceptions.NodeDiedError) as error:
             self.close(lost=True)
             raise WorkerLostError(LOST_MESSAGE) from error
+        except BaseException:  # The end of the stream, or this process interrupted.
+            self.close()
+            raise
 
     def close(self, lost: bool = False) -> None:
         """End the run: a job still going is cancelled on its worker (its technique's generator is closed at the
@@ -235,4 +245,6 @@ class RemoteRun:
         self.pool.release(self.worker, alive=not lost)
 
     def __del__(self) -> None:
-        self.close()
+        # A run dropped without being closed still frees its worker; at exit, Ray may be gone already.
+        with contextlib.suppress(Exception):
+            self.close()
