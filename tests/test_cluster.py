@@ -273,3 +273,31 @@ def test_an_interrupted_batch_resumes_where_it_stopped(photo_folder, tmp_path, m
     monkeypatch.setattr(batch_command, "write_atomically", real_write)
     assert cli.main(arguments) == 0
     assert sorted(os.listdir(output)) == ["chelsea.png", "coffee.png", "rocket.png"]
+
+
+def test_on_a_terminal_a_batch_shows_a_progress_bar_with_the_time_left(tmp_path, monkeypatch):
+    import io
+
+    from neuralart.cli import batch as batch_command
+    from neuralart.cluster.batch import ItemResult
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    class Runner:
+        def results(self, items):
+            for item in items:
+                yield ItemResult(item, error="refused") if "bad" in item.output else ItemResult(item, png=b"png")
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    items = [BatchItem(Job("dream", DreamConfig()), str(tmp_path / f"{name}.png")) for name in ("a", "bad", "c")]
+    done, failures = batch_command.write_results(Runner(), iter(items), len(items), quiet=False)
+    assert done == 2 and failures == {str(tmp_path / "bad.png"): "refused"}
+    shown = terminal.getvalue()
+    assert "3/3" in shown and "image" in shown and "<" in shown and "failed=1" in shown, shown
+    terminal.seek(0)
+    terminal.truncate()
+    batch_command.write_results(Runner(), iter(items), len(items), quiet=True)
+    assert terminal.getvalue() == "", "--quiet shows no bar"
