@@ -1,6 +1,7 @@
 """neural art studio: the Gradio web app. Three tabs (neuralart.ui) over the `neuralart` core package.
 
-Run `python app.py`; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT choose where it listens (docs/serving.md).
+Run `python app.py`; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT choose where it listens (docs/serving.md), and
+NEURALART_RAY_ADDRESS a Ray cluster to run the jobs on (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ import os
 
 import gradio as gr
 
+from neuralart import cluster
 from neuralart.ui import dream_tab, features_tab, style_tab
 from neuralart.ui.networks import show_readiness
+
+from neuralart.ui.streaming import TF_JOBS
 from neuralart.ui.widgets import guard_number_inputs, harden_pillow
 
 # Each technique's Run button sits below a long column of settings, and its results head the column beside it:
@@ -56,7 +60,22 @@ def build_demo() -> gr.Blocks:
     demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("NEURALART_QUEUE_SIZE", "20")),
                api_open=False)
     guard_number_inputs(demo)
+    if cluster.requested_address():
+        # On a Ray cluster, as many jobs run at once as it has workers, however many machines join or leave.
+        cluster.app_executor(on_resize=lambda workers: set_concurrency(demo, TF_JOBS, workers))
     return demo
+
+
+def set_concurrency(demo: gr.Blocks, concurrency_id: str, limit: int) -> None:
+    """Let `limit` events of `concurrency_id` run at once from now on. Gradio reads an event's limit when its
+    group first queues (and then only lowers it), and the group's limit before each event it starts, so both
+    change; 0 holds the queue until workers come."""
+    for block_function in demo.fns.values():
+        if block_function.concurrency_id == concurrency_id:
+            block_function.concurrency_limit = limit
+    event_queue = demo._queue.event_queue_per_concurrency_id.get(concurrency_id)
+    if event_queue is not None:
+        event_queue.concurrency_limit = limit
 
 
 def launch_options() -> dict:

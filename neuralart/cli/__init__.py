@@ -1,4 +1,4 @@
-"""Command line: `python -m neuralart dream|zoom|filters|featuremaps|style|layers ...`.
+"""Command line: `python -m neuralart dream|zoom|filters|featuremaps|style|layers|batch ...`.
 
 Each technique's flags are generated from its config dataclass (neuralart.cli.flags), so defaults, help and valid
 values live in one place: `--octave-scale` for `octave_scale`, `--no-roll` for a boolean, `--layers a=1,b=2` for
@@ -15,11 +15,11 @@ import sys
 
 from ..images import ImageInputError
 from ..models import WeightsUnavailableError
-from . import dream, features, layers, style, zoom
+from . import batch, dream, features, layers, style, zoom
 
 VERBOSE_HELP = "also show TensorFlow's own messages"
 COMMANDS = (dream.add_command, zoom.add_command, features.add_filters_command, features.add_featuremaps_command,
-            style.add_command, layers.add_command)
+            style.add_command, layers.add_command, batch.add_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         quiet_tensorflow()
     try:
-        args.run(args)
+        status = args.run(args)
     except (ImageInputError, WeightsUnavailableError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0

@@ -19,7 +19,8 @@ from .ranges import (minus1_1_to_pixels, minus1_1_to_uint8, normalize_channels, 
 from .sizes import (enlarge_nearest, image_grid, resize_float, resize_to_longest_side, resize_uint8, scaled_size,
                     shrink_to_longest_side)
 from .spaces import CAFFE, INCEPTION, InputSpace
-from .video import ANIMATION_SUFFIXES, check_animation_path, count_video_frames, write_animation
+from .video import (ANIMATION_SUFFIXES, check_animation_path, count_video_frames, open_video, read_video_frames,
+                    video_frame_count, write_animation)
 from .warp import zoom_image
 
 __all__ = ["ALLOWED_FORMATS", "ANIMATION_SUFFIXES", "band_height", "CAFFE", "caption_band", "caption_font_size",
@@ -28,7 +29,8 @@ __all__ = ["ALLOWED_FORMATS", "ANIMATION_SUFFIXES", "band_height", "CAFFE", "cap
            "ImageInputError", "INCEPTION", "InputSpace", "labelled_grid", "load_image", "load_mask",
            "luminance_image", "mask_values", "match_color_histogram", "match_color_statistics", "MAX_ASPECT_RATIO",
            "MIN_SIDE", "minus1_1_to_pixels", "minus1_1_to_uint8", "normalize_channels", "normalize_for_display",
-           "pixels_to_uint8", "read_recipe", "RECIPE_KEY", "resize_float", "resize_to_longest_side", "resize_uint8",
-           "rgb_to_yiq", "save_image", "save_png", "scaled_size", "shrink_to_longest_side", "stack_rows",
-           "stretch_to_uint8", "titled", "uint8_to_minus1_1", "uint8_to_pixels", "with_chroma_of",
-           "WRITABLE_FORMATS", "write_animation", "yiq_to_rgb", "zero1_to_pixels", "zero1_to_uint8", "zoom_image"]
+           "open_video", "pixels_to_uint8", "read_recipe", "read_video_frames", "RECIPE_KEY", "resize_float",
+           "resize_to_longest_side", "resize_uint8", "rgb_to_yiq", "save_image", "save_png", "scaled_size",
+           "shrink_to_longest_side", "stack_rows", "stretch_to_uint8", "titled", "uint8_to_minus1_1",
+           "uint8_to_pixels", "video_frame_count", "with_chroma_of", "WRITABLE_FORMATS", "write_animation",
+           "yiq_to_rgb", "zero1_to_pixels", "zero1_to_uint8", "zoom_image"]

@@ -1,4 +1,5 @@
-"""Animations: uint8 frames written as a video (WebM with VP9, MP4 with H.264) or an animated image (WebP, GIF).
+"""Animations: uint8 frames written as a video (WebM with VP9, MP4 with H.264) or an animated image (WebP, GIF),
+and the frames of a video read back as uint8 images.
 
 Videos go through PyAV, whose wheels carry their own FFmpeg with libvpx and libx264, so no program needs to be
 installed. Both kinds play in the browsers people use (Chromium, Firefox, Safari); WebM is the app's, being
@@ -82,3 +83,36 @@ def count_video_frames(path: str | os.PathLike) -> int:
 
     with av.open(os.fspath(path)) as video:
         return sum(1 for _ in video.decode(video=0))
+
+
+def open_video(path: str | os.PathLike):
+    """The video at `path`, opened with PyAV; a clear ValueError where it cannot be read."""
+    try:
+        import av
+    except ImportError as error:
+        raise ValueError(f"{os.fspath(path)} is a video; reading videos needs PyAV, which is not installed (pip "
+                         "install av); or give a folder of its frames as images.") from error
+    try:
+        return av.open(os.fspath(path))
+    except av.error.FFmpegError as error:
+        raise ValueError(f"{os.fspath(path)} is not a video that can be read: {error}") from error
+
+
+def video_frame_count(path: str | os.PathLike) -> int:
+    """The number of frames of the video's first video stream (from its header, else by counting packets)."""
+    with open_video(path) as container:
+        if not container.streams.video:
+            raise ValueError(f"{os.fspath(path)} has no video stream.")
+        stream = container.streams.video[0]
+        return stream.frames or sum(1 for packet in container.demux(stream) if packet.size)
+
+
+def read_video_frames(path: str | os.PathLike, every: int = 1, max_side: int | None = None):
+    """Every `every`-th frame of the video as a uint8 RGB array, shrunk to `max_side`."""
+    from .sizes import shrink_to_longest_side
+
+    with open_video(path) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index % every == 0:
+                pixels = frame.to_ndarray(format="rgb24")
+                yield shrink_to_longest_side(pixels, max_side) if max_side else pixels

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator, Mapping
 import gradio as gr
 
 from .. import images, recipes
+from ..cluster import WorkerLostError, app_executor
 from ..frames import Frame
 from ..images import ImageInputError
-from ..jobs import InProcess, Job
+from ..jobs import Job
 from ..loop import limit_time
 from ..models import WeightsUnavailableError
 from .networks import missing_weights_words, ready_instead
@@ -29,7 +30,7 @@ from .status import details_markdown, final_status_line, progress_html, status_l
 LOG = logging.getLogger("neuralart.app")
 # One concurrency group for every TensorFlow job: on a 2-core machine two at once only slow both down.
 TF_JOBS = "tensorflow"
-EXPECTED_ERRORS = (ImageInputError, WeightsUnavailableError, ValueError)
+EXPECTED_ERRORS = (ImageInputError, WeightsUnavailableError, ValueError, WorkerLostError)
 # The status of a run that ended before its first image (the warning toast says why).
 NO_FRAME_STATUS = "Stopped before the first image."
 # The browser is sent a new image at most this often (and always each stage's last, and the run's); in between,
@@ -50,8 +51,9 @@ def time_budget_seconds() -> float | None:
 
 
 def executor():
-    """Where the app's jobs run: in this process."""
-    return InProcess()
+    """Where the app's jobs run: in this process, or on the Ray cluster that NEURALART_RAY_ADDRESS names
+    (neuralart.cluster, docs/scaling.md)."""
+    return app_executor()
 
 
 def user_error(error: Exception) -> gr.Error:
