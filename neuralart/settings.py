@@ -23,7 +23,8 @@ class Setting:
     low, high: the accepted range of a number (or of each weight in a layer mapping). integer: whole numbers only.
     choices: the accepted values of a text field, as shown to users; also_accepted: further values code may pass
     but users are not offered; also_written: words for other text the config turns into one of the choices (the
-    command line then takes any text there). optional: None is accepted (its meaning goes in `help`).
+    command line then takes any text there). optional: None is accepted; none_means: what None stands for, in
+    words (`--help` says "none: ..."; a slider showing None as 0 says "0 = ...").
     slider: (minimum, maximum, step) of the UI's slider where it is narrower than low..high.
     log: the UI shows log10 of the value. old_names: earlier names of the field (recipes, CLI flags).
     """
@@ -37,6 +38,7 @@ class Setting:
     also_accepted: tuple[str, ...] = ()
     also_written: str = ""
     optional: bool = False
+    none_means: str = ""
     slider: tuple[float, float, float] | None = None
     log: bool = False
     old_names: tuple[str, ...] = ()

@@ -59,7 +59,8 @@ def flag_name(field_name: str) -> str:
 def help_text(described: Setting, default, name: str = "") -> str:
     """The field's help, its valid values and its default, as `--help` shows them."""
     shown = validation.format_weights(default) if isinstance(default, Mapping) else default
-    parts = [described.help + (f"; {LAYERS_HINT}" if name in LAYER_FIELDS else "")]
+    parts = [described.help + (f" (none: {described.none_means})" if described.none_means else "")
+             + (f"; {LAYERS_HINT}" if name in LAYER_FIELDS else "")]
     valid = described.describe_range()
     if valid:
         parts.append(f"({valid})")

@@ -32,8 +32,8 @@ class DreamConfig:
                                   low=1.05, high=3.0, slider=(1.05, 3.0, 0.05))
     iterations: int = setting(20, "gradient-ascent iterations per octave", label="Iterations per octave", low=0,
                               high=1000, integer=True, slider=(0, 200, 1))
-    max_loss: float | None = setting(10.0, "end an octave early once the objective exceeds this (none: no limit)",
-                                     label="Max loss", low=1e-6, high=1e9, optional=True,
+    max_loss: float | None = setting(10.0, "end an octave early once the objective exceeds this", label="Max loss",
+                                     low=1e-6, high=1e9, optional=True, none_means="no limit",
                                      slider=(0, 100, 0.5))
     max_side: int | None = setting(800, "shrink the photo so its longest side is at most this many pixels",
                                    label="Longest side (px)", low=32, high=4096, integer=True, optional=True,

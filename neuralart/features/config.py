@@ -64,9 +64,9 @@ class FilterConfig:
     mode: str = setting("quality", "quality (Fourier parameterization, Adam, random transformations) or classic "
                         "(the chapter's)", label="Mode", choices=MODES)
     iterations: int | None = setting(
-        None, f"optimisation iterations per filter (none: the mode's own, {MODE_ITERATIONS['quality']} quality, "
-        f"{MODE_ITERATIONS['classic']} classic)", label="Iterations", low=1, high=5000, integer=True,
-        optional=True, slider=(0, 1000, 1), old_names=("steps",))
+        None, "optimisation iterations per filter", label="Iterations", low=1, high=5000, integer=True,
+        optional=True, none_means=f"the mode's own: quality {MODE_ITERATIONS['quality']}, classic "
+        f"{MODE_ITERATIONS['classic']}", slider=(0, 1000, 1), old_names=("steps",))
     step_size: float | None = setting(
         None, f"step size (none: {MODE_STEP_SIZES['quality']:g} for Adam in quality mode, "
         f"{MODE_STEP_SIZES['classic']:g} for classic's normalised gradient)", label="Step size", low=1e-6,

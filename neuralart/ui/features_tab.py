@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import gradio as gr
 
-from ..features import CHAPTER_PRESET, MODE_ITERATIONS, FilterConfig, MapsConfig
+from ..features import CHAPTER_PRESET, FilterConfig, MapsConfig
 from ..features.algebra import format_sum, parse_expression
 from ..features.classes import class_choices, class_name
 from ..jobs import Job
@@ -205,9 +205,7 @@ def _settings_form() -> dict:
         form["negative"] = widgets.checkbox(FilterConfig, "negative", label="Opposite: what the filter most dislikes")
     _class_picker(form["class_index"])
     form["mode"] = widgets.choice(FilterConfig, "mode", MODE_LABELS, elem_id="features-mode")
-    form["iterations"] = widgets.slider(FilterConfig, "iterations", value=0, label=(
-        f"Iterations (0 = the mode's own: quality {MODE_ITERATIONS['quality']}, classic "
-        f"{MODE_ITERATIONS['classic']})"))
+    form["iterations"] = widgets.slider(FilterConfig, "iterations")
     form["size"] = widgets.slider(FilterConfig, "size")
     return form
 

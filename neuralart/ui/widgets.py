@@ -37,8 +37,11 @@ def slider(config_class, name: str, value=None, **options) -> gr.Slider:
     described = settings_of(config_class)[name]
     minimum, maximum, step = described.slider or (described.low, described.high, 1 if described.integer else None)
     value = _default(config_class, name) if value is None else value
-    return gr.Slider(minimum, maximum, value=value, step=step, label=options.pop("label", label_of(config_class, name)),
-                     **options)
+    label = label_of(config_class, name)
+    if described.none_means and minimum == 0 and described.low and described.low > 0:  # 0 stands for None here.
+        label += f" (0 = {described.none_means})"
+        value = 0 if value is None else value
+    return gr.Slider(minimum, maximum, value=value, step=step, label=options.pop("label", label), **options)
 
 
 def log_slider(config_class, name: str, weight: float, **options) -> gr.Slider:
