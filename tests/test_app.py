@@ -135,6 +135,18 @@ def test_build_demo_loads_no_backbone_and_imports_no_tensorflow():
     assert result.stdout.split() == ["False", "False", "0"]
 
 
+def test_each_tab_marks_its_network_dropdown_when_the_page_loads():
+    """Every tab's network dropdown gets a page-load event that rewrites its choices (ready / missing)."""
+    import gradio as gr
+
+    import app
+    demo = app.build_demo()
+    marked = [fn.outputs for fn in demo.fns.values() if any(event == "load" for _, event in fn.targets)]
+    assert len(marked) == 3
+    assert all(len(outputs) == 1 and isinstance(outputs[0], gr.Dropdown) for outputs in marked), marked
+    assert {outputs[0].elem_id for outputs in marked} >= {"features-backbone"}
+
+
 def test_demo_is_built_hardened(tmp_path):
     import gradio as gr
     from PIL import Image

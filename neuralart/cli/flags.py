@@ -157,4 +157,6 @@ def add_presets(parser: argparse.ArgumentParser, presets: Mapping[str, Mapping])
 
 
 def _shown(value) -> str:
-    return validation.format_weights(value) if isinstance(value, Mapping) else str(value)
+    if isinstance(value, Mapping):
+        return validation.format_weights(value)
+    return "''" if value == "" else str(value)  # as it would be typed, so an empty value is visible

@@ -321,3 +321,4 @@ def build() -> gr.Dropdown:
     wire_stop(stop, event, results.status, results.download, shown)
     wire_switch(results.switch, event, shown, form["backbone"], "features", [form["layer"]],
                 lambda name: [layer_update(name)])
+    return form["backbone"]
