@@ -34,9 +34,7 @@ def stylize(content, styles, config: StyleConfig = StyleConfig(), backbone: Back
         raise ValueError("Give at least one style image.")
     blend = _blend_weights(config.style_blend, len(style_list))
     backbone = backbone or get_backbone(config.backbone, config.weights, precision="auto")
-    content_layers = _active_layers(_layers_or_preset(config.content_layers, backbone, "style_content"), "content")
-    style_layers = _active_layers(_layers_or_preset(config.style_layers, backbone, "style"), "style")
-    backbone.check_layers(tuple(content_layers) + tuple(style_layers))
+    content_layers, style_layers = run_layers(config, backbone)
     content_image = images.load_image(content, max_side=config.max_side)
     read_side = style_read_side(max(content_image.shape[:2]), config.style_scale)
     style_images = [images.load_image(style, max_side=read_side) for style in style_list]
@@ -46,6 +44,14 @@ def stylize(content, styles, config: StyleConfig = StyleConfig(), backbone: Back
     inputs = StyleInputs(config, backbone.input_space, backbone.spec.min_size, content_image, style_images, blend,
                          masks)
     return _StyleRun(config, backbone, content_layers, style_layers, inputs).frames()
+
+
+def run_layers(config: StyleConfig, backbone: Backbone) -> tuple[dict[str, float], dict[str, float]]:
+    """The content and style layers a run of `config` uses, with their normalised weights (checked)."""
+    content_layers = _active_layers(_layers_or_preset(config.content_layers, backbone, "style_content"), "content")
+    style_layers = _active_layers(_layers_or_preset(config.style_layers, backbone, "style"), "style")
+    backbone.check_layers(tuple(content_layers) + tuple(style_layers))
+    return content_layers, style_layers
 
 
 def _as_list(images_given) -> list:

@@ -45,10 +45,12 @@ class _Sums:
         return [grams / np.maximum(weights, 1e-3)[:, None, None] for grams, weights in zip(self.grams, self.weights)]
 
 
-def _window_masks(masks, tile):
+def _window_masks(masks, tile, regions: int):
+    """The masks within a tile's window; without masks, one region that is everywhere (or `regions` of them,
+    where only the content's features are wanted)."""
     top, left, bottom, right = tile.window
     if masks is None:
-        return np.ones((bottom - top, right - left, 1), np.float32)
+        return np.ones((bottom - top, right - left, regions), np.float32)
     return masks[top:bottom, left:right]
 
 
@@ -63,7 +65,7 @@ def whole_statistics(steps, pixels: np.ndarray, side: int, masks=None, *, conten
     for tile in tile_layout(pixels.shape[:2], side, steps.align, steps.margins(side)[1]):
         top, left, bottom, right = tile.window
         content, grams, weights, variation = steps.statistics(
-            tf.constant(pixels[top:bottom, left:right]), tf.constant(_window_masks(masks, tile)),
+            tf.constant(pixels[top:bottom, left:right]), tf.constant(_window_masks(masks, tile, steps.regions)),
             tf.constant(tile.core_box(pixels.shape[:2]), tf.int32))
         parts = [_core_part(features.numpy(), tile, stride) for features, stride in zip(content,
                                                                                          steps.content_strides)]
@@ -181,7 +183,7 @@ class TiledScale:
         targets = [content_map[top // stride:-(-bottom // stride), left // stride:-(-right // stride)]
                    for content_map, stride in zip(self.content_maps, self.steps.content_strides)]
         stepped, first, second, content, grams, weights, variation = self.steps.step(
-            tf.constant(self.pixels[top:bottom, left:right]), tf.constant(_window_masks(self.masks, tile)),
+            tf.constant(self.pixels[top:bottom, left:right]), tf.constant(_window_masks(self.masks, tile, 1)),
             tf.constant(tile.core_box(self.shape), tf.int32), tf.constant(tile.reach_box(self.shape, self.reach),
                                                                          tf.int32),
             [tf.constant(target) for target in targets], [tf.constant(upstream) for upstream in upstreams],

@@ -99,8 +99,9 @@ def _axis(length: int, side: int, margin: int, align: int, rng) -> list[tuple[in
 
 
 def field_radius(backbone: Backbone, layer_names: tuple[str, ...]) -> int:
-    """How far (in pixels) the deepest of these layers sees around a position: half its receptive field, measured
-    once per backbone as the extent of the input gradient of one central feature on a random input."""
+    """How far (in pixels) the widest-seeing of these layers sees around a position: half its receptive field,
+    measured once per backbone as the extent of the input gradient of each layer's central feature (summed, so
+    the widest shows) on a random input."""
     def measure() -> int:
         import numpy as np
         import tensorflow as tf
@@ -108,18 +109,15 @@ def field_radius(backbone: Backbone, layer_names: tuple[str, ...]) -> int:
         model = backbone.layer_model(layer_names)
         side = FIELD_PROBE_SIDE
         pixels = tf.constant(np.random.default_rng(0).uniform(-100.0, 100.0, (1, side, side, 3)), tf.float32)
-        radius = 0
-        for index in range(len(layer_names)):
-            with tf.GradientTape() as tape:
-                tape.watch(pixels)
-                outputs = model(pixels, training=False)
-                output = outputs if len(layer_names) == 1 else outputs[index]
-                centre = output[0, output.shape[1] // 2, output.shape[2] // 2]
-                value = tf.reduce_sum(tf.cast(centre, tf.float32))
-            rows = np.nonzero(np.abs(tape.gradient(value, pixels).numpy()[0]).sum(axis=(1, 2)))[0]
-            extent = side if rows.size == 0 else rows[-1] - rows[0] + 1
-            radius = max(radius, int(extent) // 2 + 1)
-        return radius
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            outputs = model(pixels, training=False)
+            outputs = [outputs] if len(layer_names) == 1 else outputs
+            value = tf.add_n([tf.reduce_sum(tf.cast(output[0, output.shape[1] // 2, output.shape[2] // 2],
+                                                    tf.float32)) for output in outputs])
+        rows = np.nonzero(np.abs(tape.gradient(value, pixels).numpy()[0]).sum(axis=(1, 2)))[0]
+        extent = side if rows.size == 0 else rows[-1] - rows[0] + 1
+        return int(extent) // 2 + 1
     return backbone.cached(("receptive_field_radius", tuple(layer_names)), measure)
 
 

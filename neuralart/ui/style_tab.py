@@ -1,5 +1,6 @@
-"""The style transfer tab: a photo, up to three blended styles, the three losses' weights; the result and a live
-plot of the losses stream in beside them."""
+"""The style transfer tab: a photo, up to three blended styles (or styles by region, painted over the photo), the
+three losses' weights; how long and how much memory the chosen size will take, said before Run; the result and a
+live plot of the losses stream in beside them."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from collections.abc import Mapping
 
 import gradio as gr
 
+import numpy as np
+
 from ..jobs import Job
 from ..style_transfer import StyleConfig
 from ..style_transfer.config import LOSS_WEIGHT_NAMES
 from . import widgets
 from .forms import config_values, widget_values
 from .restore import add_recipe_drop
-from .streaming import TF_JOBS, checked_config, stream_run, wire_stop
+from .streaming import TF_JOBS, checked_config, status_update, stream_run, wire_stop
 
 EXPLANATION = (
     "### The three losses\n"
@@ -42,6 +45,14 @@ LOG_WEIGHTS = tuple(f"{widgets.LOG_PREFIX}{name}" for name in LOSS_WEIGHT_NAMES)
 # The settings a preset sets, besides the network, its weights and the loss weights.
 PRESET_FIELDS = ("iterations", "optimizer", "init", "max_side", "style_scale", "preserve_colors", "multiscale",
                  "smoothing")
+REGIONS_HELP = ("Paint over the photo where each style should go: a style then paints only its region, and what "
+                "no style covers keeps the photo. Leave every region empty to use the styles everywhere. The edges "
+                "are softened by the mask edge softness below.")
+# The photo is shown for painting at most this large (the masks are scaled to the result's size).
+PAINT_SIDE = 768
+# The settings the estimate depends on: when one changes, the estimate is measured again.
+ESTIMATE_FIELDS = ("backbone", "iterations", "optimizer", "max_side", "multiscale", "tile_size", "style_scale")
+ESTIMATE_PENDING = "*Time and memory: the estimate appears here once a photo is chosen.*"
 
 
 def style_name(index: int) -> str:
@@ -50,6 +61,82 @@ def style_name(index: int) -> str:
 
 def blend_name(index: int) -> str:
     return f"blend_{index}"
+
+
+def region_name(index: int) -> str:
+    return f"region_{index}"
+
+
+def painted_mask(editor_value) -> np.ndarray | None:
+    """What was painted in a region editor, as weights 0..1 (the paint's opacity, all layers together); None
+    where nothing was painted."""
+    if not editor_value or not editor_value.get("layers"):
+        return None
+    weights = None
+    for layer in editor_value["layers"]:
+        if layer is None:
+            continue
+        layer = np.asarray(layer)
+        alpha = layer[..., 3] if layer.ndim == 3 and layer.shape[2] == 4 else np.zeros(layer.shape[:2], np.uint8)
+        weights = alpha if weights is None else np.maximum(weights, alpha)
+    if weights is None or weights.max(initial=0) == 0:
+        return None
+    return weights.astype(np.float32) / 255.0
+
+
+def chosen_masks(regions: list) -> list | None:
+    """The painted masks of the chosen styles, or None when none was painted; a clear error when only some were."""
+    masks = [painted_mask(region) for region in regions]
+    if all(mask is None for mask in masks):
+        return None
+    missing = [str(index) for index, mask in enumerate(masks, start=1) if mask is None]
+    if missing:
+        raise gr.Error(f"Paint a region for style {', '.join(missing)} as well (every style needs one once any is "
+                       "painted), or clear all the regions to use the styles everywhere.")
+    return masks
+
+
+def paint_background(content) -> dict | None:
+    """The region editors' canvas for a new photo: the photo (shrunk for painting), nothing painted yet."""
+    from .. import images
+
+    if not content:
+        return None
+    try:
+        photo = images.load_image(content, max_side=PAINT_SIDE)
+    except ValueError:  # The photo's own upload says what is wrong with it.
+        return None
+    return {"background": photo, "layers": [], "composite": photo}
+
+
+def estimate_text(content=None, **values) -> str:
+    """The time and memory a run of these settings will take on this machine (a short probe the first time a
+    network is asked), or why it cannot be said."""
+    from .. import images
+    from ..style_transfer.estimate import estimate_run
+
+    if not content:
+        return ESTIMATE_PENDING
+    try:
+        config = style_config(values, [1.0])
+        shape = images.load_image(content, max_side=config.max_side).shape[:2]
+        return "**Time and memory:** " + estimate_run(config, shape).summary()
+    except ValueError as error:
+        return f"*Time and memory: not estimated ({error})*"
+
+
+def refused(config: StyleConfig, content, regions: int) -> str | None:
+    """Why a run of `config` must not start (it would not fit in the memory available), or None."""
+    from .. import images
+    from ..style_transfer.estimate import estimate_run
+
+    try:
+        estimate = estimate_run(config, images.load_image(content, max_side=config.max_side).shape[:2],
+                                regions=regions)
+        estimate.check()
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def with_loss_weights(config: StyleConfig) -> StyleConfig:
@@ -99,19 +186,26 @@ def loss_history_table(history: list[tuple[int, str, float]]):
 
 def run_style(content=None, **values):
     """Stream a style transfer run: (image, status, loss plot, PNG download, what it showed)."""
-    chosen = [(values.pop(style_name(index), None), values.pop(blend_name(index), 1.0))
-              for index in range(1, STYLE_SLOTS + 1)]
-    chosen = [(path, weight) for path, weight in chosen if path]
+    chosen = [(values.pop(style_name(index), None), values.pop(blend_name(index), 1.0),
+               values.pop(region_name(index), None)) for index in range(1, STYLE_SLOTS + 1)]
+    chosen = [choice for choice in chosen if choice[0]]
     if not content or not chosen:
         raise gr.Error("Upload a content photo and at least one style image (or pick examples) first.")
-    config = checked_config(lambda: style_config(values, [weight for _, weight in chosen]))
+    config = checked_config(lambda: style_config(values, [weight for _, weight, _ in chosen]))
+    masks = chosen_masks([region for _, _, region in chosen])
+    refusal = refused(config, content, 0 if masks is None else len(masks))
+    if refusal:
+        yield status_update(f"Not started: {refusal}", 1)
+        raise gr.Error(refusal)
     history = []
 
     def follow(frame):
         history.extend((frame.iteration, name, value) for name, value in frame.losses.items())
         return (loss_history_table(history),)
-    job = Job("style", config, {"content": content, "styles": [path for path, _ in chosen]})
-    yield from stream_run(job, extras=1, follow=follow, line=status_line)
+    named = {"content": content, "styles": [path for path, _, _ in chosen]}
+    if masks is not None:
+        named["style_masks"] = masks
+    yield from stream_run(Job("style", config, named), extras=1, follow=follow, line=status_line)
 
 
 def _images_form() -> dict:
@@ -126,6 +220,13 @@ def _images_form() -> dict:
         for index in range(1, STYLE_SLOTS + 1):
             images[blend_name(index)] = gr.Slider(0, 1, value=1.0, step=0.05, label=f"Blend weight of style {index}",
                                                   elem_id=f"style-blend-{index}")
+    with gr.Accordion("Styles by region (optional)", open=False):
+        gr.Markdown(REGIONS_HELP)
+        for index in range(1, STYLE_SLOTS + 1):
+            images[region_name(index)] = gr.ImageEditor(
+                label=f"Region of style {index}", sources=(), transforms=(), layers=False, type="numpy",
+                image_mode="RGBA", format="png", brush=gr.Brush(colors=["#e4572e"], color_mode="fixed"),
+                elem_id=f"style-region-{index}")
     return images
 
 
@@ -146,7 +247,19 @@ def _settings_form() -> dict:
     form["multiscale"] = widgets.checkbox(StyleConfig, "multiscale", elem_id="style-multiscale")
     form["smoothing"] = widgets.slider(StyleConfig, "smoothing", info="How much broader changes are favoured; 0 "
                                        "steps pixel by pixel", elem_id="style-smoothing")
+    form["tile_size"] = widgets.slider(StyleConfig, "tile_size", value=0, info="Larger scales are refined tile by "
+                                       "tile; 0: the network's own", elem_id="style-tile-size")
+    form["mask_feather"] = widgets.slider(StyleConfig, "mask_feather", elem_id="style-mask-feather")
     return form
+
+
+def _wire_estimate(content, form: dict, estimate: gr.Markdown) -> None:
+    """The estimate follows the photo and the settings it depends on (sliders when let go)."""
+    inputs = {"content": content, **{name: form[name] for name in ESTIMATE_FIELDS}}
+    triggers = [content.change] + [form[name].release if isinstance(form[name], gr.Slider) else form[name].input
+                                   for name in ESTIMATE_FIELDS]
+    gr.on(triggers, estimate_text, inputs_kwargs=inputs, outputs=[estimate], concurrency_id=TF_JOBS,
+          trigger_mode="always_last", show_progress_on=[estimate], api_visibility="private")
 
 
 def build() -> None:
@@ -157,6 +270,7 @@ def build() -> None:
             images = _images_form()
             preset = gr.Radio(PRESET_CHOICES, value="network", label="Preset", elem_id="style-preset")
             form = _settings_form()
+            estimate = gr.Markdown(ESTIMATE_PENDING, elem_id="style-estimate")
             form["seed"], run, stop = widgets.seed_and_buttons(StyleConfig, "style")
             restorable = {**form, **{blend_name(index): images[blend_name(index)]
                                      for index in range(1, STYLE_SLOTS + 1)}}
@@ -175,6 +289,10 @@ def build() -> None:
     form["backbone"].input(network_updates, form["backbone"], [form[name] for name in LOG_WEIGHTS], queue=False)
     preset.input(preset_updates, [preset, form["backbone"]],
                  [form[name] for name in ("backbone", "weights", *LOG_WEIGHTS, *PRESET_FIELDS)], queue=False)
+    regions = [images[region_name(index)] for index in range(1, STYLE_SLOTS + 1)]
+    images["content"].change(lambda content: [paint_background(content)] * STYLE_SLOTS, images["content"], regions,
+                             queue=False)
+    _wire_estimate(images["content"], form, estimate)
     shown = gr.State()
     event = run.click(run_style, inputs_kwargs={**images, **form}, outputs=[output, status, plot, download, shown],
                       concurrency_id=TF_JOBS, trigger_mode="once", show_progress_on=[status], api_name="style")
