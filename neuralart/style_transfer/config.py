@@ -75,8 +75,8 @@ class StyleConfig:
                                  "px)", label="Style scale (style image size relative to the result)", low=0.1,
                                  high=4.0, slider=(0.25, 2.0, 0.05))
     tile_size: int | None = setting(
-        None, "longest side optimised in one piece; larger scales are refined with Adam (the step size, beta 1 and "
-        "epsilon above) in overlapping tiles at most this large, which bounds memory (none: 1024, 768 for VGG)",
+        None, "longest side optimised in one piece; larger scales are refined with Adam (with the optimizer adam, "
+        "its settings above) in overlapping tiles at most this large, which bounds memory (none: 1024, 768 for VGG)",
         label="Tile size (px)", low=128, high=MAX_SIDE, integer=True, optional=True, slider=(0, 2048, 64))
     mask_feather: float = setting(0.005, "softness of the style masks' edges, as a share of the result's longest "
                                   "side (a Gaussian blur that wide)", label="Mask edge softness", low=0.0, high=0.1,

@@ -30,7 +30,7 @@ SCALE_SETUP_EVALUATIONS = 2.0
 # optimizer's state (L-BFGS: its history pairs and a few more), the content, frames and temporaries.
 LBFGS_IMAGES = 2 * 5 + 8
 ADAM_IMAGES = 8
-TILED_IMAGES = 7
+TILED_IMAGES = 9
 # Of the memory available, a run may plan to use this share (the rest for the system and the unforeseen).
 MEMORY_SHARE = 0.9
 SIDE_STEP = 32

@@ -174,7 +174,8 @@ class _StyleRun:
                 self.cadence.start_chunk()
             if self.iterations < scale_end and self.cadence.frame_due():
                 yield self._frame(scale.pixels, scale.terms, shape, f"{stage}, tile {tile}/{tiles}")
-        return scale.pixels, scale.measure(), stage
+        self.iterations = scale_end
+        return (*scale.best(), stage)
 
     def _gram_of(self, pixels: np.ndarray) -> list:
         """An image's Gram matrices per style layer: in one piece when it fits a tile, else tile by tile."""

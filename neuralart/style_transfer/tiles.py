@@ -88,8 +88,9 @@ def _axis(length: int, side: int, margin: int, align: int, rng) -> list[tuple[in
     if length <= side:
         return [(0, length, 0, length)]
     core = side - 2 * margin
-    jitter = JITTER_STRIDES if rng is not None and core >= 8 * JITTER_STRIDES * align else 0
-    # Room for each boundary to move `jitter` strides either way and for rounding it to `align`.
+    # Room for each boundary to move `jitter` strides either way and for rounding it to `align` (at most half
+    # a core: small tiles' boundaries stay put rather than multiply).
+    jitter = JITTER_STRIDES if rng is not None and core >= 2 * (2 * JITTER_STRIDES + 1) * align else 0
     count = math.ceil(length / (core - (2 * jitter + 1) * align))
     inner = [align * round(index * length / count / align) for index in range(1, count)]
     if jitter:
@@ -156,12 +157,13 @@ class TileSteps:
             pixels, pixels, tf.TensorSpec([], tf.float32), tf.TensorSpec([4], tf.float32)])
 
     def margins(self, side: int) -> tuple[int, int]:
-        """(a step's margin, a measurement's margin) for windows of `side`: TILE_MARGIN and the receptive field's
-        radius, in multiples of the stride, each at most a quarter of the side."""
+        """(a step's margin, a measurement's margin) for windows of `side`, in multiples of the stride and at most
+        a quarter of the side. A measurement's features are exact with the receptive field's radius around them;
+        a step's gradient is exact with twice that (the features its core's pixels reach, and their context),
+        or TILE_MARGIN if less."""
         def rounded(pixels: int) -> int:
             return max(self.align, min(-(-pixels // self.align) * self.align, side // 4 // self.align * self.align))
-        exact = rounded(self.field_radius)
-        return min(rounded(TILE_MARGIN), exact), exact
+        return min(rounded(TILE_MARGIN), rounded(2 * self.field_radius)), rounded(self.field_radius)
 
     def _gram_sums(self, outputs, masks, box):
         """The Gram sums and mask sums of the feature positions within `box`, per style layer."""
