@@ -125,12 +125,13 @@ def size_case(options) -> dict:
     for frame in stylize(content, [style], config, backbone):
         if frame.stage_done and frame.image.shape[1] * 2 == options.side:
             finest_started = time.perf_counter()
-    wall = time.perf_counter() - start
+    end = time.perf_counter()
+    wall = end - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
     return {"case": "size", "backbone": options.backbone, "side": options.side,
             "weights": "ImageNet" if weights else "random", "iterations_per_scale": options.iterations,
             "tiled": options.side > tile_side(None, options.backbone), "wall_s": round(wall, 1),
-            "finest_scale_s": round(wall - finest_started, 1) if finest_started else None,
+            "finest_scale_s": round(end - finest_started, 1) if finest_started else None,
             "peak_rss_gb": round(peak, 2), "target_gb": TARGET_PEAK_GB.get(options.backbone)}
 
 

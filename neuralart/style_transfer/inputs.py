@@ -13,6 +13,8 @@ from .config import MAX_SIDE, StyleConfig
 MAX_STYLE_SIDE = MAX_SIDE
 # Style images are read this large unless a scale needs them larger (a style scale above 1 at large sizes).
 STYLE_READ_SIDE = 2048
+# Frames are converted to uint8 this many rows at a time.
+DISPLAY_ROWS = 512
 
 
 def style_read_side(result_side: int, style_scale: float) -> int:
@@ -120,7 +122,10 @@ class StyleInputs:
         return images.resize_uint8(style, images.scaled_size((height, width), factor))
 
     def display(self, pixels, shape: tuple[int, int]) -> np.ndarray:
-        pixels = self.ordered(pixels)  # Back to RGB: the reordering is its own inverse.
         if self.config.preserve_colors == "luminance":
-            return images.with_chroma_of(pixels, images.resize_uint8(self.content, shape))
-        return images.pixels_to_uint8(pixels)
+            # Back to RGB: the reordering is its own inverse.
+            return images.with_chroma_of(self.ordered(pixels), images.resize_uint8(self.content, shape))
+        # A band of rows at a time: a print's float temporaries would be as large as the image.
+        pixels = np.asarray(pixels)
+        return np.concatenate([images.pixels_to_uint8(self.ordered(pixels[top:top + DISPLAY_ROWS]))
+                               for top in range(0, pixels.shape[0], DISPLAY_ROWS)])

@@ -58,8 +58,22 @@ def weighted_gram_sums(features, weights, regions: int):
     channels = tf.shape(features)[-1]
     flat = tf.reshape(tf.cast(features, tf.float32), [-1, channels])
     flat_weights = tf.reshape(weights, [-1, regions])
-    return tf.stack([tf.matmul(flat * flat_weights[:, region:region + 1], flat, transpose_a=True)
-                     for region in range(regions)])
+    return tf.stack([_weighted_gram(flat, flat_weights[:, region:region + 1]) for region in range(regions)])
+
+
+def _weighted_gram(flat, weight):
+    """F^T diag(weight) F, with its gradient written as one matrix product, (weight F)(U + U^T), where automatic
+    differentiation spends two (the weights take no gradient: masks are not optimised)."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def gram(flat):
+        weighted = flat * weight
+
+        def gradient(upstream):
+            return tf.matmul(weighted, upstream + tf.transpose(upstream))
+        return tf.matmul(weighted, flat, transpose_a=True), gradient
+    return gram(flat)
 
 
 def region_style_loss(features, targets, masks, region_weights, stride: int, regions: int):

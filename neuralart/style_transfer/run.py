@@ -15,7 +15,7 @@ from .inputs import StyleInputs, style_read_side
 from .regions import StyleMasks, region_loss_weights
 from .scales import scale_class
 from .steps import style_steps
-from .tiled import TiledScale, tiled_grams
+from .tiled import TiledScale, enlarged, tiled_grams
 from .tiles import tile_side, tile_steps
 
 
@@ -118,13 +118,14 @@ class _StyleRun:
         pixels = None
         for index, shape in enumerate(self.inputs.shapes, start=1):
             stage = f"scale {index}/{len(self.inputs.shapes)} ({shape[1]}x{shape[0]})"
-            if pixels is None:
-                pixels = self.inputs.initial_pixels(shape, self.rng)
-            else:
-                pixels = tf.clip_by_value(images.resize_float(pixels, shape), 0.0, 255.0).numpy()
             if max(shape) > self.tile_side:
+                # The tiled scale makes its own start: an image this size kept out of TensorFlow's memory pool.
                 pixels, terms, stage = yield from self._tiled_scale(pixels, shape, stage)
             else:
+                if pixels is None:
+                    pixels = self.inputs.initial_pixels(shape, self.rng)
+                else:
+                    pixels = tf.clip_by_value(images.resize_float(pixels, shape), 0.0, 255.0).numpy()
                 self.steps_function = style_steps(self.backbone, *self.layer_names, self.regions)
                 self.precision = self.backbone.precision
                 self._set_region_arguments(shape)
@@ -158,13 +159,15 @@ class _StyleRun:
                 yield self._frame(scale.current, scale.current_terms, shape, stage)
         return (*scale.best(), stage)
 
-    def _tiled_scale(self, pixels: np.ndarray, shape: tuple[int, int], stage: str):
-        """A scale larger than a tile, refined a tile at a time (neuralart.style_transfer.tiled); a frame comes
-        between tiles, so the whole picture is seen improving tile by tile."""
+    def _tiled_scale(self, previous: np.ndarray | None, shape: tuple[int, int], stage: str):
+        """A scale larger than a tile, refined a tile at a time (neuralart.style_transfer.tiled), from the
+        previous scale's image enlarged (or the run's start); a frame comes between tiles, so the whole picture
+        is seen improving tile by tile."""
+        start_image = self.inputs.initial_pixels(shape, self.rng) if previous is None else enlarged(previous, shape)
         masks = None if self.inputs.masks is None else self.inputs.masks.at(shape)
-        content = self.inputs.ordered(images.resize_uint8(self.inputs.seen_content, shape))
-        scale = TiledScale(self, pixels, shape, self.inputs.style_targets(shape, self._gram_of), content, masks)
-        del content  # The scale keeps the content's features, not its pixels.
+        content = images.resize_uint8(self.inputs.seen_content, shape)
+        scale = TiledScale(self, start_image, shape, self.inputs.style_targets(shape, self._gram_of), content, masks)
+        del start_image, content  # The scale holds its image, and the content's features rather than its pixels.
         start, scale_end = self.iterations, self.iterations + self.config.iterations
         self.cadence.start_chunk()
         for tile, tiles in scale.refine(self.config.iterations):

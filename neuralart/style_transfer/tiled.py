@@ -60,18 +60,32 @@ def _window_masks(masks, tile, regions: int):
     return masks[top:bottom, left:right]
 
 
+def enlarged(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Float pixels resized bilinearly to `shape` (height, width), a channel at a time with PIL: an image this
+    large would otherwise enter TensorFlow's memory pool, which keeps what it once held."""
+    from PIL import Image
+
+    height, width = shape
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(pixels[..., channel], np.float32), "F")
+                                .resize((width, height), Image.Resampling.BILINEAR))
+                     for channel in range(pixels.shape[-1])], axis=-1).clip(0.0, 255.0)
+
+
 def whole_statistics(steps, pixels: np.ndarray, side: int, masks=None, *, content_maps=None,
-                     assemble: bool = False):
+                     assemble: bool = False, convert=None):
     """The sums of an image's statistics over the cores of a fixed layout, one tile at a time, with the content
     sums against `content_maps` where given; and, with `assemble`, its content feature maps put together from
-    the cores (else None)."""
+    the cores (else None). `convert` turns a window of `pixels` into float pixels in the network's order (by
+    default they are already)."""
     import tensorflow as tf
 
     sums, rows = _Sums(), {}
     for tile in tile_layout(pixels.shape[:2], side, steps.align, steps.margins(side)[1]):
         top, left, bottom, right = tile.window
+        window = pixels[top:bottom, left:right]
         content, grams, weights, variation = steps.statistics(
-            tf.constant(pixels[top:bottom, left:right]), tf.constant(_window_masks(masks, tile, steps.regions)),
+            tf.constant(convert(window) if convert else window), tf.constant(_window_masks(masks, tile,
+                                                                                          steps.regions)),
             tf.constant(tile.core_box(pixels.shape[:2]), tf.int32))
         parts = [_core_part(features.numpy(), tile, stride) for features, stride in zip(content,
                                                                                          steps.content_strides)]
@@ -116,7 +130,9 @@ class TiledScale:
     Adam, else REFINING_ADAM."""
 
     def __init__(self, run, pixels: np.ndarray, shape: tuple[int, int], style_targets: list[np.ndarray],
-                 content_pixels: np.ndarray, masks: np.ndarray | None):
+                 content: np.ndarray, masks: np.ndarray | None):
+        """`pixels`: the start (the scale keeps and steps this array); `content`: the uint8 RGB photo at this
+        scale."""
         import tensorflow as tf
 
         self.run_state, self.shape, self.masks = run, shape, masks
@@ -127,7 +143,8 @@ class TiledScale:
         self.targets = [np.asarray(target, np.float32).reshape(-1, *np.shape(target)[-2:])
                         for target in style_targets]
         self.region_weights = np.asarray(region_loss_weights(run.blend) if masks is not None else [1.0], np.float64)
-        _, self.content_maps = whole_statistics(self.steps, content_pixels, self.side, assemble=True)
+        _, self.content_maps = whole_statistics(self.steps, content, self.side, assemble=True,
+                                                convert=run.inputs.ordered)
         self.content_scales = tf.constant([1.0 / content_map.size for content_map in self.content_maps], tf.float32)
         self.content_layer_weights = run.content_layer_weights.numpy().astype(np.float64)
         self.style_layer_weights = run.style_layer_weights.numpy().astype(np.float64)
@@ -136,13 +153,14 @@ class TiledScale:
         step_size, beta_1, epsilon = ((config.step_size, config.beta_1, config.epsilon) if config.optimizer == "adam"
                                       else REFINING_ADAM)
         self.hyper = tf.constant([step_size, beta_1, ADAM_BETA_2, epsilon], tf.float32)
-        self.pixels = np.array(pixels, np.float32)
+        self.pixels = np.asarray(pixels, np.float32)
         self.first_moment, self.second_moment = np.zeros_like(self.pixels), np.zeros_like(self.pixels)
         self.passes_done = 0
         self.earlier_sums = None
         self.terms = self.measure()
-        self.best_terms, self.best_pixels = self.terms, self.pixels.copy()
-        self.start_of_pass = np.empty_like(self.pixels)
+        # Half precision is plenty for pixels 0..255 kept only to be shown or enlarged, and halves two images.
+        self.best_terms, self.best_pixels = self.terms, self.pixels.astype(np.float16)
+        self.start_of_pass = np.empty_like(self.best_pixels)
 
     def measure(self) -> np.ndarray:
         """[total, content, style, tv] of the image as it is now, measured tile by tile (the network forwards
@@ -197,7 +215,7 @@ class TiledScale:
         terms = self.measure()
         if terms[0] <= self.best_terms[0]:
             return self.pixels, terms
-        return self.best_pixels, self.best_terms
+        return self.best_pixels.astype(np.float32), self.best_terms
 
     def _step(self, tile, upstreams):
         import tensorflow as tf

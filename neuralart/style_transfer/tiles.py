@@ -165,13 +165,14 @@ class TileSteps:
             return max(self.align, min(-(-pixels // self.align) * self.align, side // 4 // self.align * self.align))
         return min(rounded(TILE_MARGIN), rounded(2 * self.field_radius)), rounded(self.field_radius)
 
-    def _gram_sums(self, outputs, masks, box):
-        """The Gram sums and mask sums of the feature positions within `box`, per style layer."""
+    def _gram_sums(self, outputs, masks, core_box):
+        """Per style layer, the Gram sums and mask sums of the feature positions within the core (weighted by a
+        0/1 map rather than cut out: a cut costs a copy of the features and of their gradient)."""
         import tensorflow as tf
 
         grams, sums = [], []
         for index, stride in zip(self.graph.style_index, self.style_strides):
-            weights = layer_weights(masks, outputs[index], stride) * _box_weights(outputs[index], box, stride)
+            weights = layer_weights(masks, outputs[index], stride) * _box_weights(outputs[index], core_box, stride)
             grams.append(weighted_gram_sums(outputs[index], weights, self.regions))
             sums.append(tf.reduce_sum(weights, axis=[0, 1]))
         return grams, sums
@@ -196,16 +197,17 @@ class TileSteps:
         content = [tf.cast(outputs[index][0], tf.float32) for index in self.graph.content_index]
         return content, grams, sums, _total_variation(model_input, core_box)
 
-    def _objective(self, outputs, model_input, masks, reach_box, content_targets, upstreams, content_scales,
+    def _objective(self, outputs, model_input, reach_box, grams, content_targets, upstreams, content_scales,
                    content_layer_weights, loss_weights):
-        """The part of the whole image's loss that the features within the reach make: content and total
-        variation as they are; style as their Gram sums weighted by the whole image's upstream gradient (held
-        constant), which has the style loss's gradient."""
+        """The part of the whole image's loss that a step descends: content and total variation of the features
+        and pixels within the reach, as they are; style as the core's Gram sums (`grams`) weighted by the whole
+        image's upstream gradient (held constant), which has the style loss's gradient. The style term takes the
+        core's own features only: a Gram matrix sums so many positions that the few beyond the core that its
+        edge pixels also feed change the gradient little, and the boundaries move between passes."""
         import tensorflow as tf
 
         content = tf.reduce_sum(content_layer_weights * content_scales
                                 * self._content_sums(outputs, content_targets, reach_box))
-        grams, _ = self._gram_sums(outputs, masks, reach_box)
         style = tf.add_n([tf.reduce_sum(upstream * gram) for upstream, gram in zip(upstreams, grams)])
         variation = _total_variation(model_input, reach_box)
         return loss_weights[0] * content + loss_weights[1] * style + loss_weights[2] * variation
@@ -218,11 +220,11 @@ class TileSteps:
             tape.watch(pixels)
             model_input = self.graph.input_space.ordered_to_model(pixels)
             outputs = self.graph.activations_of(model_input)
-            objective = self._objective(outputs, model_input, masks, reach_box, content_targets, upstreams,
+            grams, sums = self._gram_sums(outputs, masks, core_box)
+            objective = self._objective(outputs, model_input, reach_box, grams, content_targets, upstreams,
                                         content_scales, content_layer_weights, loss_weights)
         gradient = tape.gradient(objective, pixels)
-        # What the core owns of the whole image's losses, measured before its step.
-        grams, sums = self._gram_sums(outputs, masks, core_box)
+        # What the core owns of the whole image's losses (its Gram sums above), measured before its step.
         content = self._content_sums(outputs, content_targets, core_box)
         variation = _total_variation(model_input, core_box)
         core, core_gradient, core_masks = (_box_slice(tensor, core_box, grow=0)
@@ -233,6 +235,16 @@ class TileSteps:
                                                            epsilon_hat=True)
         stepped = tf.clip_by_value(core + coverage(core_masks) * (stepped - core), 0.0, 255.0)
         return stepped, first_moment, second_moment, content, grams, sums, variation
+
+
+def _feature_range(box, axis: int, stride: int, size):
+    """[start, end) of the feature positions along `axis` (0: rows, 1: columns) whose pixels start within
+    `box`, clipped to the `size` positions there are."""
+    import tensorflow as tf
+
+    start, end = box[axis], box[axis + 2]
+    return (tf.clip_by_value((start + stride - 1) // stride, 0, size),
+            tf.clip_by_value((end + stride - 1) // stride, 0, size))
 
 
 def _box_weights(features, box, stride: int):
