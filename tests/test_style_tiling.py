@@ -75,7 +75,7 @@ def test_moved_layouts_differ_from_pass_to_pass():
 
 
 def test_the_tile_side_is_the_configs_else_the_networks():
-    assert tile_side(None, "squeezenet") == 1024 and tile_side(None, "vgg19") == 768
+    assert tile_side(None, "squeezenet") == 1280 and tile_side(None, "vgg19") == 768
     assert tile_side(512, "vgg19") == 512
 
 

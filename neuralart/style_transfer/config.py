@@ -76,7 +76,7 @@ class StyleConfig:
                                  high=4.0, slider=(0.25, 2.0, 0.05))
     tile_size: int | None = setting(
         None, "longest side optimised in one piece; larger scales are refined with Adam (with the optimizer adam, "
-        "its settings above) in overlapping tiles at most this large, which bounds memory (none: 1024, 768 for VGG)",
+        "its settings above) in overlapping tiles at most this large, which bounds memory (none: 1280, 768 for VGG)",
         label="Tile size (px)", low=128, high=MAX_SIDE, integer=True, optional=True, slider=(0, 2048, 64))
     mask_feather: float = setting(0.005, "softness of the style masks' edges, as a share of the result's longest "
                                   "side (a Gaussian blur that wide)", label="Mask edge softness", low=0.0, high=0.1,

@@ -33,7 +33,14 @@ EXPLANATION = (
     "iterations than Adam, and here it steps in a smoothed basis (a change of the image is taken with a blur of "
     "itself), so broad changes come first and cost fewer iterations; *coarse to fine* optimises a half-size image "
     "first (when that is still at least 256 px) and enlarges it. The **chapter** "
-    "preset is section 9.3: VGG19, Adam (learning rate 5), 1000 iterations from the photo.")
+    "preset is section 9.3: VGG19, Adam (learning rate 5), 1000 iterations from the photo.\n\n"
+    "### Prints and regions\n"
+    "- **Large sizes**, up to 4096 px: scales up to the tile size run in one piece; larger ones are refined tile "
+    "by tile, every tile pulled towards the statistics of the whole image, so the print has no seams and memory "
+    "stays bounded by the tile. Before Run, the estimate says how long and how much memory the size takes on this "
+    "machine; a size that would not fit is refused.\n"
+    "- **Styles by region**: paint where each style goes. Each style's Gram matrices are then matched within its "
+    "region only, and what no style covers keeps the photo.")
 STYLE_SLOTS = 3
 PRESET_CHOICES = [("the network's own", "network"), ("the chapter (section 9.3)", "chapter")]
 INIT_LABELS = {"recolored": "the photo in the style's colours", "content": "the photo", "noise": "noise",
