@@ -12,10 +12,10 @@ Each measurement runs in a fresh process, so its peak memory (ru_maxrss) is its 
 real SqueezeNet is in ../shared/weights (the time and memory of a step do not depend on the weights). The photo is
 the shared Golden Gate (or a shipped asset), resized to 4:3 at each size.
 
-The comparison runs one scale with Adam (the optimizer tiles use) in one piece and in tiles, at a side where one
-piece stays within the memory targets (2048 px for SqueezeNet, 1024 for VGG19), and takes the time per iteration as the difference
-between a run of 3 iterations and one of 1 (after a warm-up run), so tracing and setup cancel out. Never part of
-the test suite.
+The comparison runs one scale with Adam (the optimizer tiles use) in one piece and in tiles, at the largest side
+where one piece stays within the memory targets (2048 px for SqueezeNet, 1024 for VGG19), and takes the time per
+iteration as the difference between a run of 3 iterations and one of 1 (after a warm-up run), so tracing and setup
+cancel out. Never part of the test suite.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ per component, the iterations done, the wall time and the peak memory.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from .. import recipes
@@ -40,7 +41,6 @@ def run(args) -> None:
     from .. import images
     from ..models import get_backbone
     from ..style_transfer import PRESETS, StyleConfig, stylize
-    from ..style_transfer.regions import resolve_style_names
 
     config = config_from_args(StyleConfig, args, "style", PRESETS)
     masks = None
@@ -82,3 +82,32 @@ def until_interrupted(frames, quiet: bool):
     except KeyboardInterrupt:
         if not quiet:
             print("interrupted: writing the image so far", file=sys.stderr)
+
+
+def resolve_style_names(pairs: list[tuple[str, object]], style_names: list[str]) -> list[object]:
+    """Masks in the styles' order from (style, mask) pairs, each style named by its position (1, 2, ...), its
+    file name, its path as given or its file name without extension."""
+    def keys(index: int, name: str) -> set[str]:
+        base = os.path.basename(name)
+        return {str(index), name, base, os.path.splitext(base)[0]}
+
+    by_key = {}
+    for index, name in enumerate(style_names, start=1):
+        for key in keys(index, name):
+            by_key.setdefault(key, []).append(index)
+    chosen: dict[int, object] = {}
+    for style, mask in pairs:
+        matches = by_key.get(style, [])
+        if len(matches) != 1:
+            listed = ", ".join(f"{index} ({os.path.basename(name)})" for index, name in enumerate(style_names, 1))
+            problem = "names more than one style" if matches else "is no style of this run"
+            raise ValueError(f"--style-mask {style}=...: {style!r} {problem}; name a style by its position or file "
+                             f"name: {listed}.")
+        if matches[0] in chosen:
+            raise ValueError(f"Style {style!r} has two masks; give each style one.")
+        chosen[matches[0]] = mask
+    missing = [str(index) for index in range(1, len(style_names) + 1) if index not in chosen]
+    if missing:
+        raise ValueError(f"No mask for style {', '.join(missing)}: with masks, give every style one (a region with "
+                         "no style keeps the photo).")
+    return [chosen[index] for index in range(1, len(style_names) + 1)]

@@ -71,18 +71,19 @@ class Estimate:
     def summary(self) -> str:
         text = (f"A {self.side}-px result: about {duration_text(self.seconds)} and {gigabytes(self.peak_bytes)} of "
                 f"memory ({gigabytes(self.available_bytes)} available).")
-        return text if self.fits else text + " " + self.refusal()
+        if self.fits:
+            return text
+        return f"{text} That needs more memory than this machine has available: {self.largest()}."
 
-    def refusal(self) -> str:
-        largest = (f"the largest size that fits is {self.largest_side} px" if self.largest_side
-                   else "no size fits with this network; close other programs or pick a smaller network")
-        return f"That needs more memory than this machine has available: {largest}."
+    def largest(self) -> str:
+        return (f"the largest size that fits is {self.largest_side} px" if self.largest_side
+                else "no size fits with this network; close other programs or pick a smaller network")
 
     def check(self) -> None:
         """Raise ValueError (with the largest size that fits) when the run would not fit in memory."""
         if not self.fits:
             raise ValueError(f"A {self.side}-px result needs about {gigabytes(self.peak_bytes)} of memory and "
-                             f"{gigabytes(self.available_bytes)} is available: {self.refusal().split(': ', 1)[1]}")
+                             f"{gigabytes(self.available_bytes)} is available: {self.largest()}.")
 
 
 def duration_text(seconds: float) -> str:

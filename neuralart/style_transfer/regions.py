@@ -137,34 +137,3 @@ def region_loss_weights(blend: list[float]) -> list[float]:
     by default; a region takes its style as strongly as a single style would)."""
     largest = max(blend)
     return [weight / largest for weight in blend]
-
-
-def resolve_style_names(pairs: list[tuple[str, object]], style_names: list[str]) -> list[object]:
-    """Masks in the styles' order from (style, mask) pairs, each style named by its position (1, 2, ...), its
-    file name, its path as given or its file name without extension."""
-    import os
-
-    def keys(index: int, name: str) -> set[str]:
-        base = os.path.basename(name)
-        return {str(index), name, base, os.path.splitext(base)[0]}
-
-    by_key = {}
-    for index, name in enumerate(style_names, start=1):
-        for key in keys(index, name):
-            by_key.setdefault(key, []).append(index)
-    chosen: dict[int, object] = {}
-    for style, mask in pairs:
-        matches = by_key.get(style, [])
-        if len(matches) != 1:
-            listed = ", ".join(f"{index} ({os.path.basename(name)})" for index, name in enumerate(style_names, 1))
-            problem = "names more than one style" if matches else "is no style of this run"
-            raise ValueError(f"--style-mask {style}=...: {style!r} {problem}; name a style by its position or file "
-                             f"name: {listed}.")
-        if matches[0] in chosen:
-            raise ValueError(f"Style {style!r} has two masks; give each style one.")
-        chosen[matches[0]] = mask
-    missing = [str(index) for index in range(1, len(style_names) + 1) if index not in chosen]
-    if missing:
-        raise ValueError(f"No mask for style {', '.join(missing)}: with masks, give every style one (a region with "
-                         "no style keeps the photo).")
-    return [chosen[index] for index in range(1, len(style_names) + 1)]
