@@ -57,7 +57,8 @@ def _filters(job: Job, backbone=None) -> Iterator[Frame]:
 def _style(job: Job, backbone=None) -> Iterator[Frame]:
     from .style_transfer import stylize
 
-    return stylize(job.images["content"], job.images["styles"], job.config, backbone)
+    return stylize(job.images["content"], job.images["styles"], job.config, backbone,
+                   style_masks=job.images.get("style_masks"))
 
 
 # technique -> the function that starts its run (job, optional backbone) -> Frames.

@@ -318,6 +318,34 @@ def test_style_tab_streams_stops_and_reports_bad_files(page, server, screenshots
     stop_then_refuse_a_bad_file(page, screenshots, "style", "style-content", bad_file)
 
 
+def test_style_tab_estimates_before_run_and_paints_regions(page, server, screenshots):
+    """The estimate appears once a photo is chosen; the region editors show the photo; a region painted for the
+    only style limits it to that region: the result streams and finishes."""
+    panel = open_built_tab(page, server, "Style transfer", "style-run")
+    choose(page, "style-backbone", SQUEEZENET)
+    pick(page, "style-weights", "random")
+    set_number(panel, "Iterations (per scale)", 3)
+    set_number(panel, "Longest side (px)", 128)
+    upload(page, "style-content", PHOTO)
+    upload(page, "style-image-1", STYLE_PICTURE)
+    page.locator("#style-estimate", has_text=re.compile(r"A 128-px result: about .* of memory")).wait_for(
+        timeout=FIRST_FRAME_SECONDS * 1000)
+    panel.get_by_text("Styles by region (optional)").click()
+    canvas = page.locator("#style-region-1 canvas").first
+    canvas.wait_for(timeout=20_000)
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(box["x"] + box["width"] * (0.2 + 0.05 * step), box["y"] + box["height"] * 0.5, steps=2)
+    page.mouse.up()
+    page.locator("#style-run").click()
+    page.locator("#style-status textarea").wait_for()
+    page.wait_for_function("document.querySelector('#style-status textarea').value.endsWith('done')",
+                           timeout=FIRST_FRAME_SECONDS * 1000)
+    screenshot(page, screenshots, "style-regions")
+
+
 def test_stop_mark_goes_only_on_a_line_still_showing_progress(browser):
     """The page's Stop mark (app.MARK_STOPPED_JS, run after every run's event ends): a progress line gets
     " · stopped"; a finished, budget-stopped, refused or empty status is left as it is."""

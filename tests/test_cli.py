@@ -197,6 +197,20 @@ def test_help_lists_the_valid_choices(capsys):
             assert phrase in text, (command, phrase)
 
 
+def test_every_command_takes_the_same_longest_side_range(capsys):
+    """One rule for --max-side everywhere (32 to 4096 px): said in --help, enforced before any work."""
+    for command in ("dream", "zoom", "style", "featuremaps"):
+        help_of(command)
+        text = " ".join(capsys.readouterr().out.split())
+        option = text[text.rindex("--max-side MAX_SIDE"):]
+        assert "(32 to 4096)" in option[:400], (command, option[:400])
+    for command, inputs in (("dream", ["in.png"]), ("zoom", ["in.png"]), ("style", ["in.png", "style.png"]),
+                            ("featuremaps", ["in.png"])):
+        for side in ("31", "4097"):
+            assert cli.main([command, *inputs, "-o", "o.png", "--max-side", side]) == 2
+            assert f"between 32 and 4096, got {side}" in capsys.readouterr().err, (command, side)
+
+
 def test_the_layers_command_lists_a_networks_layers_with_their_sizes(capsys):
     assert cli.main(["layers", "squeezenet"]) == 0
     lines = capsys.readouterr().out.splitlines()

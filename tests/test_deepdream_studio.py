@@ -12,7 +12,7 @@ from PIL import Image
 from neuralart import images
 from neuralart.deepdream import MAX_LOSS_NOTE, DreamConfig, ascent_function, dream, parse_term
 from neuralart.deepdream.objective import prepare_objective
-from neuralart.images import ImageInputError, load_mask
+from neuralart.images import ImageInputError, feather_inwards, load_mask
 from tests.conftest import MOBILENET_WEIGHTS, shared_image
 
 FAST = dict(backbone="custom", weights=None, iterations=6, octaves=2, frame_every=2, max_loss=None,
@@ -98,7 +98,7 @@ def test_masked_dream_keeps_the_photo_under_a_zero_mask_and_dreams_under_a_one_m
     result = last_image(photo, tiny_backbone, mask=mask, mask_feather=4.0)
     difference = np.abs(result.astype(int) - photo.astype(int))
     assert difference[mask == 0].max() <= 1
-    inside = load_mask(mask, photo.shape[:2], 4.0) == 1.0
+    inside = feather_inwards(load_mask(mask, photo.shape[:2]), 4.0) == 1.0
     assert difference[inside].mean() > 10
 
 
@@ -124,7 +124,7 @@ def test_mask_file_of_another_size_is_scaled(tmp_path, photo, tiny_backbone):
 
 def test_feathered_mask_is_soft_inside_and_zero_outside():
     mask = half_mask((64, 80))
-    soft = load_mask(mask, (64, 80), feather=8.0)
+    soft = feather_inwards(load_mask(mask, (64, 80)), 8.0)
     assert soft.dtype == np.float32 and soft.shape == (64, 80)
     assert (soft[mask == 0] == 0).all() and (soft <= mask).all()
     row = soft[32, 40:]

@@ -440,12 +440,12 @@ def test_no_retracing_across_image_sizes(tiny_backbone, rng, painting):
 
 @pytest.mark.parametrize("field, value", [
     ("iterations", -1), ("iterations", 10**6), ("iterations", True), ("optimizer", "sgd"), ("init", "random"),
-    ("preserve_colors", "yes"), ("max_side", 4096), ("max_side", float("nan")), ("style_scale", 0.0),
+    ("preserve_colors", "yes"), ("max_side", 4097), ("max_side", float("nan")), ("style_scale", 0.0),
     ("content_weight", float("inf")), ("style_weight", -1.0), ("tv_weight", "big"), ("style_blend", (0.0, 0.0)),
     ("style_blend", "0.5"), ("style_blend", (1.0, float("nan"))), ("style_layers", {"conv1": 0.0}),
     ("content_layers", {"": 1.0}), ("multiscale", "no"), ("seed", -1), ("backbone", "alexnet"),
     ("step_size", 0.0), ("frame_every", 0), ("smoothing", -1.0), ("smoothing", float("nan")),
-    ("smoothing", 1000.0),
+    ("smoothing", 1000.0), ("tile_size", 64), ("tile_size", 5000), ("mask_feather", -0.1), ("mask_feather", 1.0),
 ])
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError):

@@ -39,7 +39,8 @@ def dream(image, config: DreamConfig = DreamConfig(), backbone: Backbone | None 
     """
     backbone = backbone or get_backbone(config.backbone, config.weights, precision="auto")
     original = images.load_image(image, max_side=config.max_side)
-    dream_mask = None if mask is None else images.load_mask(mask, original.shape[:2], config.mask_feather)
+    dream_mask = None if mask is None else images.feather_inwards(images.load_mask(mask, original.shape[:2]),
+                                                                  config.mask_feather)
     objective = objective_for(config, backbone, guide, original.shape[:2], masked=dream_mask is not None)
     return dream_frames(original, config, backbone, objective, dream_mask, np.random.default_rng(config.seed))
 

@@ -12,7 +12,7 @@ from .files import (RECIPE_KEY, WRITABLE_FORMATS, encode_image, encode_png, form
                     save_png)
 from .loading import (ALLOWED_FORMATS, DEFAULT_MAX_MEGAPIXELS, MAX_ASPECT_RATIO, MIN_SIDE, ImageInputError,
                       load_image)
-from .masks import feather_mask, load_mask, mask_values
+from .masks import feather_inwards, load_mask, mask_values, soften_edges
 from .ranges import (minus1_1_to_pixels, minus1_1_to_uint8, normalize_channels, normalize_for_display,
                      pixels_to_uint8, stretch_to_uint8, uint8_to_minus1_1, uint8_to_pixels, zero1_to_pixels,
                      zero1_to_uint8)
@@ -25,12 +25,12 @@ from .warp import zoom_image
 
 __all__ = ["ALLOWED_FORMATS", "ANIMATION_SUFFIXES", "band_height", "CAFFE", "caption_band", "caption_font_size",
            "captioned", "check_animation_path", "count_video_frames", "DEFAULT_MAX_MEGAPIXELS", "encode_image",
-           "encode_png", "enlarge_nearest", "feather_mask", "fitted_text", "format_for", "image_grid",
+           "encode_png", "enlarge_nearest", "feather_inwards", "fitted_text", "format_for", "image_grid",
            "ImageInputError", "INCEPTION", "InputSpace", "labelled_grid", "load_image", "load_mask",
            "luminance_image", "mask_values", "match_color_histogram", "match_color_statistics", "MAX_ASPECT_RATIO",
            "MIN_SIDE", "minus1_1_to_pixels", "minus1_1_to_uint8", "normalize_channels", "normalize_for_display",
            "open_video", "pixels_to_uint8", "read_recipe", "read_video_frames", "RECIPE_KEY", "resize_float",
            "resize_to_longest_side", "resize_uint8", "rgb_to_yiq", "save_image", "save_png", "scaled_size",
-           "shrink_to_longest_side", "stack_rows", "stretch_to_uint8", "titled", "uint8_to_minus1_1",
+           "shrink_to_longest_side", "soften_edges", "stack_rows", "stretch_to_uint8", "titled", "uint8_to_minus1_1",
            "uint8_to_pixels", "video_frame_count", "with_chroma_of", "WRITABLE_FORMATS", "write_animation",
            "yiq_to_rgb", "zero1_to_pixels", "zero1_to_uint8", "zoom_image"]

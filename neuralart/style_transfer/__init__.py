@@ -18,28 +18,37 @@ Beyond it, as jcjohnson/neural-style and crowsonkb/style-transfer-pytorch offer:
   as it is, noise or the (first) style;
 - colour preservation: luminance-only transfer (Gatys et al. 2016, "Preserving color in neural artistic style
   transfer") or matching the style's colour histogram to the photo's;
-- coarse-to-fine: optimise a small image first, enlarge it and continue, up to the requested size.
+- coarse-to-fine: optimise a small image first, enlarge it and continue, up to the requested size (4096 px);
+- scales larger than a tile (`StyleConfig.tile_size`) refined tile by tile in bounded memory, every tile pulled
+  towards the whole image's statistics, so the print stays one picture without seams (`tiled`, `tiles`);
+- styles by region (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style Transfer"): a mask per
+  style, Gram matrices per region at every layer, the photo kept where no mask reaches (`regions`);
+- an estimate of a run's time and memory on this machine before it starts, from a short probe (`estimate`).
 
 The image is optimised in pixels 0..255 with its channels in the order the network reads them (BGR for the
 caffe-style backbones offered here), so the traced step turns it into model input with a shift alone: that is the
 chapter's preprocessed image up to the shift, which Adam, clipping and the losses do not see. Frames show it as
 RGB. Style Gram matrices are computed once per scale, never per step.
 
-`stylize(content, styles, config)` yields a `Frame` every `frame_every` iterations (or sooner, once a second of
-work has passed; neuralart.loop) and one closing each scale (`stage_done=True`); `Frame.losses` holds the weighted
-terms "content", "style", "tv" and their sum "total". The last frame is the best (lowest-loss) image of the final
-scale.
+`stylize(content, styles, config, style_masks=None)` yields a `Frame` every `frame_every` iterations (or sooner,
+once a second of work has passed; neuralart.loop; between tiles on tiled scales) and one closing each scale
+(`stage_done=True`); `Frame.losses` holds the weighted terms "content", "style", "tv" and their sum "total". The
+last frame is the best (lowest-loss) image of the final scale. `estimate_run(config, shape)` says beforehand how
+long and how much memory a run will take, and `Estimate.check()` refuses one that would not fit.
 
 Modules: `config` (settings and presets), `inputs` (the images and their scales), `smoothing` (the smoothed basis),
-`steps` (the traced losses and steps), `scales` (the optimizers of one scale) and `run` (the loop).
+`steps` (the traced losses and steps), `scales` (the optimizers of one scale), `tiles` (tile layouts and their
+traced steps), `tiled` (a scale refined tile by tile), `regions` (masks and per-region statistics), `estimate`
+(time and memory before a run) and `run` (the loop).
 """
 
 from .config import COLOR_MODES, INITS, LOSS_TERMS, MAX_SIDE, OPTIMIZERS, PRESETS, StyleConfig
+from .estimate import Estimate, estimate_run
 from .inputs import MAX_STYLE_SIDE, scale_shapes
 from .run import stylize
 from .smoothing import RANGE_PENALTY, SMOOTHING_SIGMA, smoothed
 from .steps import StyleSteps, style_steps
 
-__all__ = ["COLOR_MODES", "INITS", "LOSS_TERMS", "MAX_SIDE", "MAX_STYLE_SIDE", "OPTIMIZERS", "PRESETS",
-           "RANGE_PENALTY", "SMOOTHING_SIGMA", "StyleConfig", "StyleSteps", "scale_shapes", "smoothed", "style_steps",
-           "stylize"]
+__all__ = ["COLOR_MODES", "Estimate", "INITS", "LOSS_TERMS", "MAX_SIDE", "MAX_STYLE_SIDE", "OPTIMIZERS", "PRESETS",
+           "RANGE_PENALTY", "SMOOTHING_SIGMA", "StyleConfig", "StyleSteps", "estimate_run", "scale_shapes", "smoothed",
+           "style_steps", "stylize"]

@@ -14,7 +14,7 @@ from ..settings import check_settings, frame_every_setting, seed_setting, settin
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("recolored", "content", "noise", "style")
 COLOR_MODES = ("none", "luminance", "histogram")
-MAX_SIDE = 1024
+MAX_SIDE = 4096
 LOSS_TERMS = ("total", "content", "style", "tv")
 LOSS_WEIGHT_NAMES = ("content_weight", "style_weight", "tv_weight")
 _VGG19 = REGISTRY["vgg19"].defaults
@@ -67,12 +67,20 @@ class StyleConfig:
     epsilon: float = setting(0.1, "Adam's epsilon", label="Adam epsilon", low=1e-10, high=1e3)
     init: str = setting("recolored", "start from the photo in the style's colours (recolored), the photo as it is "
                         "(content), noise or the first style image (style)", label="Start from", choices=INITS)
-    max_side: int = setting(512, "longest side of the result in pixels (the photo is shrunk, never enlarged)",
-                            label="Longest side (px)", low=32, high=MAX_SIDE, integer=True,
-                            slider=(64, MAX_SIDE, 32))
-    style_scale: float = setting(1.0, "size of the style image relative to the result",
-                                 label="Style scale (style image size relative to the result)", low=0.1, high=4.0,
-                                 slider=(0.25, 2.0, 0.05))
+    max_side: int = setting(512, "longest side of the result in pixels (the photo is shrunk, never enlarged); "
+                            "scales larger than a tile are refined tile by tile", label="Longest side (px)", low=32,
+                            high=MAX_SIDE, integer=True, slider=(64, MAX_SIDE, 32))
+    style_scale: float = setting(1.0, "size of the style image relative to the result, so the style's texture "
+                                 f"keeps its size on the print at every scale (the style is seen at most {MAX_SIDE} "
+                                 "px)", label="Style scale (style image size relative to the result)", low=0.1,
+                                 high=4.0, slider=(0.25, 2.0, 0.05))
+    tile_size: int | None = setting(
+        None, "longest side optimised in one piece; larger scales are refined with Adam (with the optimizer adam, "
+        "its settings above) in overlapping tiles at most this large, which bounds memory (none: 1280, 768 for VGG)",
+        label="Tile size (px)", low=128, high=MAX_SIDE, integer=True, optional=True, slider=(0, 2048, 64))
+    mask_feather: float = setting(0.005, "softness of the style masks' edges, as a share of the result's longest "
+                                  "side (a Gaussian blur that wide)", label="Mask edge softness", low=0.0, high=0.1,
+                                  slider=(0.0, 0.03, 0.001))
     preserve_colors: str = setting("none", "none, luminance (transfer on brightness only) or histogram (match the "
                                    "style's colours)", label="Keep the photo's colours", choices=COLOR_MODES)
     multiscale: bool = setting(True, "optimise coarse to fine, doubling the size up to the longest side",

@@ -106,7 +106,7 @@ class SmoothedLbfgsScale(LbfgsScale):
         steps, run = self.run_state.steps_function, self.run_state
         objective, terms, gradient = steps.smoothed_value_and_gradient(
             tf.constant(flat.reshape(self.shape)), self.start, self.smoothing, self.content_targets,
-            self.style_targets, run.content_layer_weights, run.style_layer_weights, run.loss_weights)
+            self.style_targets, *run.weights_and_regions)
         objective = float(objective)
         self.best_seen.offer(objective, flat, terms.numpy())
         return objective, gradient.numpy()
@@ -115,7 +115,8 @@ class SmoothedLbfgsScale(LbfgsScale):
         import tensorflow as tf
 
         return self.run_state.steps_function.smoothed_image(
-            tf.constant(optimised.reshape(self.shape)), self.start, self.smoothing).numpy()
+            tf.constant(optimised.reshape(self.shape)), self.start, self.smoothing,
+            *self.run_state.region_arguments[:1]).numpy()
 
 
 class AdamScale:
@@ -149,7 +150,7 @@ class AdamScale:
              self.best_terms, last_terms) = run.steps_function.adam_step(
                 self.pixels, self.first_moment, self.second_moment, self.step_count, self.hyper, self.best_pixels,
                 self.best_loss, self.best_terms, self.content_targets, self.style_targets,
-                run.content_layer_weights, run.style_layer_weights, run.loss_weights)
+                *run.weights_and_regions)
         self.current_terms = last_terms.numpy()
         return iterations, False
 

@@ -3,6 +3,10 @@ losses with their gradient (on pixels or on the smoothed basis), and one Adam st
 
 Pixels are float 0..255 in the network's channel order (`InputSpace.in_network_order`). Every step takes images of
 any size without retracing; style Gram matrices are computed once per scale and passed in, never per step.
+
+Steps built for styles by region (`regions` > 0, neuralart.style_transfer.regions) take each style layer's target
+as one Gram matrix per region, and two more arguments after the weights: the masks (height, width, regions) and
+each region's style weight; every change they make to the image is multiplied by the masks' coverage.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import dataclasses
 from .. import runtime
 from ..models import Backbone
 from ..optim import adam_update
+from .regions import coverage, layer_strides, region_style_loss
 from .smoothing import RANGE_PENALTY, smoothed, squared_distance_outside
 
 ADAM_BETA_2 = 0.999  # The chapter keeps Adam's default.
@@ -35,20 +40,24 @@ class StyleSteps:
     adam_step: object
 
 
-def style_steps(backbone: Backbone, content_layers: tuple[str, ...], style_layers: tuple[str, ...]) -> StyleSteps:
-    """The traced steps for these layers, built once per backbone (and precision) and kept; compiled with XLA
-    when NEURALART_XLA=1."""
+def style_steps(backbone: Backbone, content_layers: tuple[str, ...], style_layers: tuple[str, ...],
+                regions: int = 0) -> StyleSteps:
+    """The traced steps for these layers (and this many style regions; 0: no masks), built once per backbone (and
+    precision) and kept; compiled with XLA when NEURALART_XLA=1."""
     jit_compile = runtime.xla_enabled()
-    return backbone.cached(("style_steps", content_layers, style_layers, jit_compile),
-                           lambda: _make_style_steps(backbone, content_layers, style_layers, jit_compile))
+    key = ("style_steps", content_layers, style_layers, jit_compile) + ((regions,) if regions else ())
+    return backbone.cached(key, lambda: _make_style_steps(backbone, content_layers, style_layers, jit_compile,
+                                                          regions))
 
 
 class _Losses:
     """The weighted losses of an image against content features and style Gram matrices (TF ops)."""
 
-    def __init__(self, backbone: Backbone, content_layers: tuple[str, ...], style_layers: tuple[str, ...]):
+    def __init__(self, backbone: Backbone, content_layers: tuple[str, ...], style_layers: tuple[str, ...],
+                 regions: int = 0):
         import tensorflow as tf
 
+        self.regions = regions
         self.layer_names = tuple(dict.fromkeys(content_layers + style_layers))
         self.feature_model = backbone.layer_model(self.layer_names)
         self.input_space = backbone.input_space
@@ -60,6 +69,14 @@ class _Losses:
                              [tf.TensorSpec([channels[name], channels[name]], tf.float32) for name in style_layers]]
         self.weight_specs = [tf.TensorSpec([len(content_layers)], tf.float32),
                              tf.TensorSpec([len(style_layers)], tf.float32), tf.TensorSpec([3], tf.float32)]
+        self.region_specs = []
+        if regions:
+            strides = layer_strides(backbone, style_layers)
+            self.style_strides = [strides[name] for name in style_layers]
+            self.target_specs[1] = [tf.TensorSpec([regions, channels[name], channels[name]], tf.float32)
+                                    for name in style_layers]
+            self.region_specs = [tf.TensorSpec([None, None, regions], tf.float32),
+                                 tf.TensorSpec([regions], tf.float32)]
 
     def activations_of(self, model_input):
         outputs = self.feature_model(model_input[None], training=False)
@@ -77,8 +94,8 @@ class _Losses:
                 [losses.gram_matrix(outputs[index]) for index in self.style_index])
 
     def terms(self, pixels, content_targets, style_targets, content_layer_weights, style_layer_weights,
-              loss_weights):
-        """[total, content, style, tv], each weighted."""
+              loss_weights, *regions):
+        """[total, content, style, tv], each weighted; `regions`: (masks, region weights) for styles by region."""
         import tensorflow as tf
 
         from .. import losses
@@ -87,11 +104,24 @@ class _Losses:
         outputs = self.activations_of(model_input)
         content = tf.add_n([weight * losses.content_loss(outputs[index][0], target) for weight, index, target
                             in zip(tf.unstack(content_layer_weights), self.content_index, content_targets)])
-        style = tf.add_n([weight * losses.style_loss(outputs[index], target) for weight, index, target
-                          in zip(tf.unstack(style_layer_weights), self.style_index, style_targets)])
+        if self.regions:
+            masks, region_weights = regions
+            style = tf.add_n([weight * region_style_loss(outputs[index], target, masks, region_weights, stride,
+                                                         self.regions)
+                              for weight, index, target, stride in zip(tf.unstack(style_layer_weights),
+                                                                       self.style_index, style_targets,
+                                                                       self.style_strides)])
+        else:
+            style = tf.add_n([weight * losses.style_loss(outputs[index], target) for weight, index, target
+                              in zip(tf.unstack(style_layer_weights), self.style_index, style_targets)])
         # The chapter measures total variation on the preprocessed image.
         weighted = loss_weights * tf.stack([content, style, losses.total_variation_loss(model_input)])
         return tf.concat([[tf.reduce_sum(weighted)], weighted], axis=0)
+
+    def covered(self, change, arguments):
+        """`change` of the image as the masks let it through (all of it without regions); `arguments` end with
+        the region arguments."""
+        return change * coverage(arguments[-2]) if self.regions else change
 
     def terms_and_gradient(self, pixels, *arguments):
         import tensorflow as tf
@@ -104,12 +134,12 @@ class _Losses:
 
 
 def _make_style_steps(backbone: Backbone, content_layers: tuple[str, ...], style_layers: tuple[str, ...],
-                      jit_compile: bool = False) -> StyleSteps:
+                      jit_compile: bool = False, regions: int = 0) -> StyleSteps:
     import tensorflow as tf
 
-    graph = _Losses(backbone, content_layers, style_layers)
+    graph = _Losses(backbone, content_layers, style_layers, regions)
     pixels_spec, weight_specs = graph.pixels_spec, graph.weight_specs
-    targets_and_weights = [*graph.target_specs, *weight_specs]
+    targets_and_weights = [*graph.target_specs, *weight_specs, *graph.region_specs]
     smoothing_specs = [pixels_spec, pixels_spec, tf.TensorSpec([], tf.float32)]  # offset, start, smoothing
 
     def traced(*signature):
@@ -121,14 +151,15 @@ def _make_style_steps(backbone: Backbone, content_layers: tuple[str, ...], style
     def smoothed_value_and_gradient(offset, start, smoothing, *arguments):
         with tf.GradientTape() as tape:
             tape.watch(offset)
-            pixels = start + smoothed(offset, smoothing)
+            pixels = start + graph.covered(smoothed(offset, smoothing), arguments)
             terms = graph.terms(pixels, *arguments)
             value = terms[0] + RANGE_PENALTY * squared_distance_outside(pixels, 0.0, 255.0)
         return value, terms, tape.gradient(value, offset)
 
-    @traced(*smoothing_specs)
-    def smoothed_image(offset, start, smoothing):
-        return tf.clip_by_value(start + smoothed(offset, smoothing), 0.0, 255.0)
+    # With regions, the masks follow (and a placeholder for the region weights, so `covered` finds them).
+    @traced(*smoothing_specs, *graph.region_specs[:1])
+    def smoothed_image(offset, start, smoothing, *masks):
+        return tf.clip_by_value(start + graph.covered(smoothed(offset, smoothing), (*masks, None)), 0.0, 255.0)
 
     return StyleSteps(traced(pixels_spec)(graph.features), value_and_gradient, smoothed_value_and_gradient,
                       smoothed_image, _make_adam_step(graph, traced))
@@ -141,7 +172,7 @@ def _make_adam_step(graph: _Losses, traced):
     signature = [pixels_spec, pixels_spec, pixels_spec,  # image, first and second moments
                  scalar, tf.TensorSpec([4], tf.float32),  # steps so far; step size, beta_1, beta_2, epsilon
                  pixels_spec, scalar, tf.TensorSpec([4], tf.float32),  # best image, its loss and its terms so far
-                 *graph.target_specs, *graph.weight_specs]
+                 *graph.target_specs, *graph.weight_specs, *graph.region_specs]
 
     @traced(*signature)
     def adam_step(pixels, first_moment, second_moment, step_count, hyper, best_pixels, best_loss, best_terms,
@@ -154,8 +185,11 @@ def _make_adam_step(graph: _Losses, traced):
         best_terms = tf.where(better, terms, best_terms)
         best_loss = tf.minimum(terms[0], best_loss)
         step_count += 1.0
-        pixels, first_moment, second_moment = adam_update(pixels, gradient, first_moment, second_moment, step_count,
-                                                          step_size, beta_1, beta_2, epsilon, epsilon_hat=True)
-        pixels = tf.clip_by_value(pixels, 0.0, 255.0)
+        stepped, first_moment, second_moment = adam_update(pixels, gradient, first_moment, second_moment,
+                                                           step_count, step_size, beta_1, beta_2, epsilon,
+                                                           epsilon_hat=True)
+        if graph.regions:
+            stepped = pixels + graph.covered(stepped - pixels, targets_and_weights)
+        pixels = tf.clip_by_value(stepped, 0.0, 255.0)
         return pixels, first_moment, second_moment, step_count, best_pixels, best_loss, best_terms, terms
     return adam_step

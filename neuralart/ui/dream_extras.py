@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import gradio as gr
-import numpy as np
 
-from .. import images
 from ..deepdream import DreamConfig
 from ..models import REGISTRY, weights_from_text
 from . import widgets
@@ -76,23 +74,13 @@ def preview_channel(backbone: str, weights: str, layer: str | None, channel):
     yield from one_shot(compute)
 
 
-def painted_mask(painting) -> np.ndarray | None:
-    """The mask painted in the editor (the strokes of every layer), or None when nothing is painted."""
-    layers = (painting or {}).get("layers") or []
-    marks = [images.mask_values(layer) for layer in layers if layer]
-    if not marks:
-        return None
-    mask = np.maximum.reduce(marks) if len({mark.shape for mark in marks}) == 1 else marks[0]
-    return mask if mask.max() > 0 else None
-
-
 def job_images(photo, guide=None, mask_painting=None, mask_file=None) -> dict:
     """A dream job's named images: the photo, and the guide and mask where given (a mask file wins over
     painting)."""
     named = {"image": photo}
     if guide:
         named["guide"] = guide
-    mask = mask_file or painted_mask(mask_painting)
+    mask = mask_file or widgets.painted_mask(mask_painting)
     if mask is not None:
         named["mask"] = mask
     return named

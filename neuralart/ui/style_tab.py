@@ -1,5 +1,6 @@
-"""The style transfer tab: a photo, up to three blended styles, the three losses' weights; the result and a live
-plot of the losses stream in beside them."""
+"""The style transfer tab: a photo, up to three blended styles (or styles by region, painted over the photo), the
+three losses' weights; how long and how much memory the chosen size will take, said before Run; the result and a
+live plot of the losses stream in beside them."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import gradio as gr
 from ..jobs import Job
 from ..style_transfer import StyleConfig
 from ..style_transfer.config import LOSS_WEIGHT_NAMES
-from . import widgets
-from .forms import config_values, widget_values
-from .restore import add_recipe_drop
-from . import status
+from . import status, style_extras, widgets
+from .forms import widget_values
 from .networks import wire_switch
+from .restore import add_recipe_drop
 from .streaming import TF_JOBS, stream_run, wire_stop
+from .style_extras import STYLE_SLOTS, region_name, style_config
 
 EXPLANATION = (
     "### The three losses\n"
@@ -32,8 +33,14 @@ EXPLANATION = (
     "iterations than Adam, and here it steps in a smoothed basis (a change of the image is taken with a blur of "
     "itself), so broad changes come first and cost fewer iterations; *coarse to fine* optimises a half-size image "
     "first (when that is still at least 256 px) and enlarges it. The **chapter** "
-    "preset is section 9.3: VGG19, Adam (learning rate 5), 1000 iterations from the photo.")
-STYLE_SLOTS = 3
+    "preset is section 9.3: VGG19, Adam (learning rate 5), 1000 iterations from the photo.\n\n"
+    "### Prints and regions\n"
+    "- **Large sizes**, up to 4096 px: scales up to the tile size run in one piece; larger ones are refined tile "
+    "by tile, every tile pulled towards the statistics of the whole image, so the print has no seams and memory "
+    "stays bounded by the tile. Before Run, the estimate says how long and how much memory the size takes on this "
+    "machine; a size that would not fit is refused.\n"
+    "- **Styles by region**: paint where each style goes. Each style's Gram matrices are then matched within its "
+    "region only, and what no style covers keeps the photo.")
 PRESET_CHOICES = [("the network's own", "network"), ("the chapter (section 9.3)", "chapter")]
 INIT_LABELS = {"recolored": "the photo in the style's colours", "content": "the photo", "noise": "noise",
                "style": "the style image"}
@@ -58,10 +65,6 @@ def blend_name(index: int) -> str:
 def with_loss_weights(config: StyleConfig) -> StyleConfig:
     """The config with its loss weights spelled out (the backbone's own where it leaves them None)."""
     return dataclasses.replace(config, **dict(zip(LOSS_WEIGHT_NAMES, config.loss_weights())))
-
-
-def style_config(values: Mapping, blend: list[float]) -> StyleConfig:
-    return StyleConfig(**config_values(StyleConfig, values), style_blend=tuple(blend) if len(blend) > 1 else None)
 
 
 def shown_values(config: StyleConfig, form: Mapping) -> dict:
@@ -111,15 +114,21 @@ def run_style(content=None, **values):
 
 
 def style_job(content: str | None, values: dict) -> Job:
-    """The run the tab describes: each uploaded image checked (a failure names its slot), then the settings."""
-    chosen = [(values.pop(style_name(index), None), values.pop(blend_name(index), 1.0), f"Style {index}")
-              for index in range(1, STYLE_SLOTS + 1)]
-    chosen = [(widgets.checked_photo(path, label), weight) for path, weight, label in chosen if path]
+    """The run the tab describes: each uploaded image checked (a failure names its slot), then the settings, the
+    painted regions, and whether the size fits in memory."""
+    chosen = [(values.pop(style_name(index), None), values.pop(blend_name(index), 1.0),
+               values.pop(region_name(index), None), f"Style {index}") for index in range(1, STYLE_SLOTS + 1)]
+    chosen = [(widgets.checked_photo(path, label), weight, region) for path, weight, region, label in chosen if path]
     if not content or not chosen:
         raise ValueError("Upload a content photo and at least one style image (or pick examples) first.")
     content = widgets.checked_photo(content, "Content photo")
-    config = style_config(values, [weight for _, weight in chosen])
-    return Job("style", config, {"content": content, "styles": [path for path, _ in chosen]})
+    config = style_config(values, [weight for _, weight, _ in chosen])
+    masks = style_extras.chosen_masks([region for _, _, region in chosen])
+    style_extras.check_fits(config, content, 0 if masks is None else len(masks))
+    named = {"content": content, "styles": [path for path, _, _ in chosen]}
+    if masks is not None:
+        named["style_masks"] = masks
+    return Job("style", config, named)
 
 
 def _images_form() -> dict:
@@ -134,6 +143,8 @@ def _images_form() -> dict:
         for index in range(1, STYLE_SLOTS + 1):
             images[blend_name(index)] = gr.Slider(0, 1, value=1.0, step=0.05, label=f"Blend weight of style {index}",
                                                   elem_id=f"style-blend-{index}")
+    with gr.Accordion("Styles by region (optional)", open=False):
+        images.update(style_extras.region_editors())
     return images
 
 
@@ -154,6 +165,9 @@ def _settings_form() -> dict:
     form["multiscale"] = widgets.checkbox(StyleConfig, "multiscale", elem_id="style-multiscale")
     form["smoothing"] = widgets.slider(StyleConfig, "smoothing", info="How much broader changes are favoured; 0 "
                                        "steps pixel by pixel", elem_id="style-smoothing")
+    form["tile_size"] = widgets.slider(StyleConfig, "tile_size", value=0, info="Larger scales are refined tile by "
+                                       "tile; 0: the network's own", elem_id="style-tile-size")
+    form["mask_feather"] = widgets.slider(StyleConfig, "mask_feather", elem_id="style-mask-feather")
     return form
 
 
@@ -166,6 +180,7 @@ def build() -> gr.Dropdown:
             images = _images_form()
             preset = gr.Radio(PRESET_CHOICES, value="network", label="Preset", elem_id="style-preset")
             form = _settings_form()
+            estimate = gr.Markdown(style_extras.ESTIMATE_PENDING, elem_id="style-estimate")
             form["seed"], run, stop = widgets.seed_and_buttons(StyleConfig, "style")
             restorable = {**form, **{blend_name(index): images[blend_name(index)]
                                      for index in range(1, STYLE_SLOTS + 1)}}
@@ -185,6 +200,8 @@ def build() -> gr.Dropdown:
     widgets.check_uploads({"Content photo": images["content"],
                            **{f"Style {index}": images[style_name(index)] for index in range(1, STYLE_SLOTS + 1)}},
                           results.status)
+    style_extras.wire(images["content"], form, estimate,
+                      [images[region_name(index)] for index in range(1, STYLE_SLOTS + 1)])
     shown = gr.State()
     event = run.click(run_style, inputs_kwargs={**images, **form}, outputs=results.outputs((plot,), shown),
                       concurrency_id=TF_JOBS, trigger_mode="once", show_progress_on=[results.progress],

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
 from .. import images
 from ..models import REGISTRY
@@ -220,3 +221,14 @@ def _checked_upload(path: str | None, label: str):
         gr.Warning(str(error))
         return f"Not used: {error}"
     return gr.update()
+
+
+def painted_mask(painting) -> np.ndarray | None:
+    """What was painted in an image editor (every layer's strokes, by their opacity) as weights 0..1, or None
+    when nothing is painted."""
+    layers = [layer for layer in (painting or {}).get("layers") or [] if layer is not None and len(layer)]
+    marks = [images.mask_values(layer, layer=True) for layer in layers]
+    if not marks:
+        return None
+    mask = np.maximum.reduce(marks) if len({mark.shape for mark in marks}) == 1 else marks[0]
+    return mask if mask.max() > 0 else None
