@@ -413,6 +413,15 @@ def test_frame_contract_over_scales(tiny_backbone, rng, painting):
     assert frames[-1].image.shape == content.shape
 
 
+
+def test_a_small_photo_is_enlarged_to_the_print_size_only_when_asked(tiny_backbone, rng, painting):
+    content = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    assert run(content, painting, tiny_backbone, iterations=1, max_side=90)[-1].image.shape[:2] == (40, 60)
+    enlarged = run(content, painting, tiny_backbone, iterations=1, max_side=90, enlarge=True)[-1].image
+    assert enlarged.shape[:2] == (60, 90)
+    assert run(content, painting, tiny_backbone, iterations=1, max_side=48, enlarge=True)[-1].image.shape[:2] == (
+        32, 48), "a larger photo is shrunk as always"
+
 def test_close_mid_run_is_clean(photo, painting, tiny_backbone):
     generator = stylize(photo, painting, StyleConfig(**{**FAST, "iterations": 400}), tiny_backbone)
     first = next(generator)

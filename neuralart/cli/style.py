@@ -38,9 +38,9 @@ def add_command(subparsers) -> None:
 
 
 def run(args) -> None:
-    from .. import images
     from ..models import get_backbone
     from ..style_transfer import PRESETS, StyleConfig, stylize
+    from ..style_transfer.inputs import load_content
 
     config = config_from_args(StyleConfig, args, "style", PRESETS)
     masks = None
@@ -48,7 +48,7 @@ def run(args) -> None:
         masks = resolve_style_names([_mask_pair(text) for text in args.style_mask], list(args.styles))
     backbone = get_backbone(config.backbone, config.weights, precision="auto")
     if not args.no_estimate:
-        shape = images.load_image(args.content, max_side=config.max_side).shape[:2]
+        shape = load_content(args.content, config).shape[:2]
         check_estimate(config, shape, backbone, 0 if masks is None else len(masks), args.quiet)
     frames = stylize(args.content, args.styles, config, backbone, style_masks=masks)
     run_to_file(frames, args.output, recipes.recipe_for("style", config), args.report, args.quiet,

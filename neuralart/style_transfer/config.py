@@ -67,9 +67,11 @@ class StyleConfig:
     epsilon: float = setting(0.1, "Adam's epsilon", label="Adam epsilon", low=1e-10, high=1e3)
     init: str = setting("recolored", "start from the photo in the style's colours (recolored), the photo as it is "
                         "(content), noise or the first style image (style)", label="Start from", choices=INITS)
-    max_side: int = setting(512, "longest side of the result in pixels (the photo is shrunk, never enlarged); "
-                            "scales larger than a tile are refined tile by tile", label="Longest side (px)", low=32,
-                            high=MAX_SIDE, integer=True, slider=(64, MAX_SIDE, 32))
+    max_side: int = setting(512, "longest side of the result in pixels (a larger photo is shrunk; a smaller one is "
+                            "enlarged only with enlarge); scales larger than a tile are refined tile by tile",
+                            label="Longest side (px)", low=32, high=MAX_SIDE, integer=True, slider=(64, MAX_SIDE, 32))
+    enlarge: bool = setting(False, "enlarge a photo smaller than the longest side to that size (a print from a "
+                            "small photo: the style paints the detail the photo lacks)", label="Enlarge small photos")
     style_scale: float = setting(1.0, "size of the style image relative to the result, so the style's texture "
                                  f"keeps its size on the print at every scale (the style is seen at most {MAX_SIDE} "
                                  "px)", label="Style scale (style image size relative to the result)", low=0.1,

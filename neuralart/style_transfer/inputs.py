@@ -23,6 +23,15 @@ def style_read_side(result_side: int, style_scale: float) -> int:
     return STYLE_READ_SIDE if needed <= STYLE_READ_SIDE else MAX_STYLE_SIDE
 
 
+def load_content(source, config: StyleConfig) -> np.ndarray:
+    """The photo at the size a run of `config` works at: shrunk to the longest side, or enlarged to it when the
+    config asks."""
+    photo = images.load_image(source, max_side=config.max_side)
+    if config.enlarge and max(photo.shape[:2]) < config.max_side:
+        photo = images.resize_to_longest_side(photo, config.max_side)
+    return photo
+
+
 def scale_shapes(size: tuple[int, int], multiscale: bool, min_side: int,
                  network_min_side: int = 1) -> list[tuple[int, int]]:
     """(height, width) of each scale, smallest first, ending at `size`: halving from `size` while the longest side

@@ -11,7 +11,7 @@ from ..frames import Frame
 from ..loop import Cadence
 from ..models import REGISTRY, Backbone, get_backbone
 from .config import LOSS_TERMS, StyleConfig
-from .inputs import StyleInputs, style_read_side
+from .inputs import StyleInputs, load_content, style_read_side
 from .regions import StyleMasks, region_loss_weights
 from .scales import scale_class
 from .steps import style_steps
@@ -37,7 +37,7 @@ def stylize(content, styles, config: StyleConfig = StyleConfig(), backbone: Back
     blend = _blend_weights(config.style_blend, len(style_list))
     backbone = backbone or get_backbone(config.backbone, config.weights, precision="auto")
     content_layers, style_layers = run_layers(config, backbone)
-    content_image = images.load_image(content, max_side=config.max_side)
+    content_image = load_content(content, config)
     read_side = style_read_side(max(content_image.shape[:2]), config.style_scale)
     style_images = [images.load_image(style, max_side=read_side) for style in style_list]
     masks = None

@@ -20,7 +20,8 @@ REGIONS_HELP = ("Paint over the photo where each style should go: a style then p
 # The photo is shown for painting at most this large (the masks are scaled to the result's size).
 PAINT_SIDE = 768
 # The settings the estimate depends on: when one changes, the estimate is measured again.
-ESTIMATE_FIELDS = ("backbone", "iterations", "optimizer", "max_side", "multiscale", "tile_size", "style_scale")
+ESTIMATE_FIELDS = ("backbone", "iterations", "optimizer", "max_side", "enlarge", "multiscale", "tile_size",
+                   "style_scale")
 ESTIMATE_PENDING = "*Time and memory: the estimate appears here once a photo is chosen.*"
 
 
@@ -68,12 +69,13 @@ def estimate_text(content=None, **values) -> str:
     """The time and memory a run of these settings will take on this machine (a short probe the first time a
     network is asked), or why it cannot be said."""
     from ..style_transfer.estimate import estimate_run
+    from ..style_transfer.inputs import load_content
 
     if not content:
         return ESTIMATE_PENDING
     try:
         config = style_config(values, [1.0])
-        shape = images.load_image(content, max_side=config.max_side).shape[:2]
+        shape = load_content(content, config).shape[:2]
         return "**Time and memory:** " + estimate_run(config, shape).summary()
     except ValueError as error:
         return f"*Time and memory: not estimated ({error})*"
@@ -83,8 +85,9 @@ def check_fits(config: StyleConfig, content: str, regions: int) -> None:
     """A ValueError (with the largest size that fits) when a run of `config` would not fit in the memory
     available."""
     from ..style_transfer.estimate import estimate_run
+    from ..style_transfer.inputs import load_content
 
-    shape = images.load_image(content, max_side=config.max_side).shape[:2]
+    shape = load_content(content, config).shape[:2]
     estimate_run(config, shape, regions=regions).check()
 
 

@@ -160,6 +160,7 @@ def _settings_form() -> dict:
     form["optimizer"] = widgets.choice(StyleConfig, "optimizer", OPTIMIZER_LABELS, elem_id="style-optimizer")
     form["init"] = widgets.choice(StyleConfig, "init", INIT_LABELS, elem_id="style-init")
     form["max_side"] = widgets.slider(StyleConfig, "max_side", elem_id="style-max-side")
+    form["enlarge"] = widgets.checkbox(StyleConfig, "enlarge", elem_id="style-enlarge")
     form["style_scale"] = widgets.slider(StyleConfig, "style_scale")
     form["preserve_colors"] = widgets.choice(StyleConfig, "preserve_colors", COLOR_LABELS, elem_id="style-colors")
     form["multiscale"] = widgets.checkbox(StyleConfig, "multiscale", elem_id="style-multiscale")
