@@ -3,7 +3,8 @@
 Run from the repository root: `python assets/make_style_textures.py`. The output is deterministic (fixed seeds), and
 the files it writes are committed beside this script; each is listed in assets/README.md.
 
-- swirls.jpg: short brush strokes that follow a field of vortices, in night blues and yellows;
+- swirls.jpg: short brush strokes that follow a field of vortices, in night blues and yellows (and
+  swirls-large.jpg, the same texture over a 1536-px square, for prints);
 - mosaic.jpg: a stained-glass mosaic of jittered cells with dark lead lines;
 - waves.jpg: stacked, foam-capped wave bands in indigo and teal;
 - strokes.jpg: criss-crossing broad strokes in warm earth colours.
@@ -17,18 +18,24 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 SIZE = 384
+# The large swirls: detail enough for a 4096-px print with the style seen at its own size.
+LARGE_SIZE = 1536
 FOLDER = Path(__file__).resolve().parent / "styles"
 
 
-def swirls(rng: np.random.Generator) -> Image.Image:
+def swirls(rng: np.random.Generator, size: int = SIZE) -> Image.Image:
+    """`size` px square; larger sizes keep the strokes' size in pixels and add strokes and vortices with the area,
+    so a large render is the same texture with more of it (a style with real detail for prints)."""
     palette = np.array([[16, 36, 94], [32, 74, 150], [70, 120, 190], [230, 200, 70], [245, 230, 150],
                         [20, 30, 60]])
-    image = Image.new("RGB", (SIZE, SIZE), (24, 48, 110))
+    area = (size / SIZE) ** 2
+    image = Image.new("RGB", (size, size), (24, 48, 110))
     draw = ImageDraw.Draw(image)
-    centres = rng.uniform(0, SIZE, (6, 2))
-    spins = rng.choice([-1.0, 1.0], 6) * rng.uniform(0.6, 1.4, 6)
-    for _ in range(5000):
-        x, y = rng.uniform(0, SIZE, 2)
+    vortices = round(6 * area)
+    centres = rng.uniform(0, size, (vortices, 2))
+    spins = rng.choice([-1.0, 1.0], vortices) * rng.uniform(0.6, 1.4, vortices)
+    for _ in range(round(5000 * area)):
+        x, y = rng.uniform(0, size, 2)
         colour = tuple(int(value) for value in palette[rng.integers(len(palette))])
         points = [(x, y)]
         for _ in range(8):
@@ -103,6 +110,7 @@ def main() -> None:
     FOLDER.mkdir(exist_ok=True)
     for seed, (name, render) in enumerate(TEXTURES.items()):
         render(np.random.default_rng(seed)).save(FOLDER / f"{name}.jpg", quality=92)
+    swirls(np.random.default_rng(0), LARGE_SIZE).save(FOLDER / "swirls-large.jpg", quality=90)
 
 
 if __name__ == "__main__":

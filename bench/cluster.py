@@ -21,17 +21,14 @@ Each measure runs in a fresh process. Never part of the test suite.
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from measure import bench_parser, in_fresh_process, report_header, write_report
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -52,27 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     names = options.cases.split(",") if options.cases else list(CASES)
     started = time.perf_counter()
     results = [run_case(name, options) for name in names]
-    report = {"command": " ".join(["python", "bench/cluster.py", *(argv if argv is not None else sys.argv[1:])]),
-              "date": datetime.datetime.now().isoformat(timespec="seconds"), "python": platform.python_version(),
-              "cores": cores(), "wall_s": round(time.perf_counter() - started, 1), "results": results}
-    out = Path(options.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "cluster.json").write_text(json.dumps(report, indent=2))
-    (out / "cluster.md").write_text(markdown(report))
-    print(markdown(report))
-    print(f"wrote {out / 'cluster.md'} and {out / 'cluster.json'}", file=sys.stderr)
+    report = {**report_header("bench/cluster.py", argv, started), "cores": cores(), "results": results}
+    write_report(Path(options.out), "cluster", report, markdown(report))
     return 0
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer iterations and repetitions")
-    parser.add_argument("--cases", help=f"comma-separated subset of: {', '.join(CASES)}")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="folder for cluster.md and cluster.json")
-    parser.add_argument("--run-case", help=argparse.SUPPRESS)
-    parser.add_argument("--json", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    return bench_parser(__doc__, CASES, "cluster", DEFAULT_OUT).parse_args(argv)
 
 
 def cores() -> int:
@@ -84,27 +67,11 @@ def cores() -> int:
 
 def run_case(name: str, options) -> dict:
     """Run one measure in a fresh Python process; its result, or what it died of."""
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as file:
-        result_path = file.name
-    command = [sys.executable, str(Path(__file__).resolve()), "--run-case", name, "--json", result_path,
-               *(["--quick"] if options.quick else [])]
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "NEURALART_THREADS": str(cores())}
-    environment.pop("NEURALART_RAY_ADDRESS", None)
-    print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-    load_before, started = os.getloadavg()[0], time.perf_counter()
-    completed = subprocess.run(command, env=environment, capture_output=True, text=True, cwd=ROOT)
-    try:
-        result = json.loads(Path(result_path).read_text()) if completed.returncode == 0 else None
-    finally:
-        os.unlink(result_path)
-    if result is None:
-        tail = (completed.stderr or completed.stdout).strip().splitlines()[-8:]
-        result = {"case": name, "error": " / ".join(tail)}
-    # The 1-minute load average before and after: above the core count, other processes shared the machine.
-    result.update(wall_s=round(time.perf_counter() - started, 1),
-                  load_average=[round(load_before, 2), round(os.getloadavg()[0], 2)])
-    print(f"[bench] {name} done in {result['wall_s']} s", file=sys.stderr, flush=True)
-    return result
+    arguments = ["--run-case", name, *(["--quick"] if options.quick else [])]
+    # The in-process reference must not go to a cluster named in the caller's environment.
+    result = in_fresh_process(Path(__file__).resolve(), arguments, name,
+                              {"NEURALART_THREADS": str(cores()), "NEURALART_RAY_ADDRESS": None})
+    return {"case": name, **result}
 
 
 def connect_local():

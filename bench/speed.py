@@ -12,15 +12,13 @@ and the project are timed alternately in the same process, after tracing. Never 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from measure import bench_parser, in_fresh_process, report_header, write_report
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results"
@@ -61,27 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = [run_job(case, extra, environment, options) for name in names
                for case, extra, environment in JOBS[name]]
-    report = {"command": " ".join(["python", "bench/speed.py", *(argv if argv is not None else sys.argv[1:])]),
-              "date": datetime.datetime.now().isoformat(timespec="seconds"),
-              "python": platform.python_version(), "wall_s": round(time.perf_counter() - started, 1),
-              "results": results}
-    (out / "results.json").write_text(json.dumps(report, indent=2))
-    (out / "results.md").write_text(markdown(report))
-    print(markdown(report))
-    print(f"wrote {out / 'results.md'} and {out / 'results.json'}", file=sys.stderr)
+    report = {**report_header("bench/speed.py", argv, started), "results": results}
+    write_report(out, "results", report, markdown(report))
     return 0
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions and iterations")
-    parser.add_argument("--cases", help=f"comma-separated subset of: {', '.join(JOBS)}")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="folder for results.md and results.json")
+    parser = bench_parser(__doc__, JOBS, "results", DEFAULT_OUT)
     parser.add_argument("--repeats", type=int, default=None, help="timings per measurement (best is kept)")
-    # Internal: run one case in this process and write its result as JSON.
-    parser.add_argument("--run-case", help=argparse.SUPPRESS)
-    parser.add_argument("--json", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, default=512, help=argparse.SUPPRESS)
     parser.add_argument("--backbone", default="squeezenet", help=argparse.SUPPRESS)
     parser.add_argument("--iterations", type=int, default=5, help=argparse.SUPPRESS)
@@ -93,26 +78,13 @@ def parse_arguments(argv):
 
 def run_job(case: str, extra: list[str], environment: dict, options) -> dict:
     """Run one case in a fresh Python process; its JSON result, or the error it died with."""
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as file:
-        result_path = file.name
-    command = [sys.executable, str(HERE / "speed.py"), "--run-case", case, "--json", result_path,
-               "--out", options.out, "--repeats", str(options.repeats), *extra] + (["--quick"] if options.quick else [])
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **environment}
+    arguments = ["--run-case", case, "--out", options.out, "--repeats", str(options.repeats), *extra,
+                 *(["--quick"] if options.quick else [])]
     label = " ".join([case, *extra, *(f"{key}={value}" for key, value in environment.items())])
-    print(f"[bench] {label} ...", file=sys.stderr, flush=True)
-    start, load_before = time.perf_counter(), os.getloadavg()[0]
-    completed = subprocess.run(command, env=env, capture_output=True, text=True)
-    try:
-        result = json.loads(Path(result_path).read_text()) if completed.returncode == 0 else None
-    finally:
-        os.unlink(result_path)
-    if result is None:
-        tail = (completed.stderr or completed.stdout).strip().splitlines()[-5:]
-        result = {"rows": [], "notes": [f"{label}: failed ({' / '.join(tail)})"]}
-    # The 1-minute load average before and after: above the core count, other processes shared the machine.
-    result.update(job=label, environment=environment, wall_s=round(time.perf_counter() - start, 1),
-                  load_average=[round(load_before, 2), round(os.getloadavg()[0], 2)])
-    print(f"[bench] {label} done in {result['wall_s']} s", file=sys.stderr, flush=True)
+    result = in_fresh_process(HERE / "speed.py", arguments, label, environment)
+    if "error" in result:
+        result.update(rows=[], notes=[f"{label}: failed ({result.pop('error')})"])
+    result.update(job=label, environment=environment)
     return result
 
 

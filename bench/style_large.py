@@ -14,8 +14,9 @@ the shared Golden Gate (or a shipped asset), resized to 4:3 at each size.
 
 The comparison runs one scale with Adam (the optimizer tiles use) in one piece and in tiles, at the largest side
 where one piece stays within the memory targets (2048 px for SqueezeNet, 1024 for VGG19), and takes the time per
-iteration as the difference between a run of 3 iterations and one of 1 (after a warm-up run), so tracing and setup
-cancel out. Never part of the test suite.
+iteration as the difference between a run of 5 iterations and one of 1 (after a warm-up run), so tracing and setup
+cancel out; one piece and tiles alternate, twice, and the faster repetition of each is kept. Never part of the
+test suite.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from measure import in_fresh_process
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -37,6 +38,8 @@ PHOTO = SHARED / "images" / "golden_gate.jpg"
 STYLE = SHARED / "images" / "starry_night.jpg"
 COMPARE_SIDES = {"squeezenet": 2048, "vgg19": 1024}
 TARGET_PEAK_GB = {"squeezenet": 3.0, "vgg19": 5.0}
+COMPARE_ITERATIONS = 4
+COMPARE_REPEATS = 2
 
 sys.path.insert(0, str(ROOT))
 
@@ -72,26 +75,11 @@ def parse_arguments(argv):
 
 def run_case(case: str, options, backbone: str, side: int) -> dict:
     """One measurement in a fresh process; its result, or the error it died with."""
-    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as file:
-        result_path = file.name
-    command = [sys.executable, str(Path(__file__).resolve()), "--run-case", case, "--json", result_path,
-               "--backbone", backbone, "--side", str(side), "--iterations", str(options.iterations)]
+    arguments = ["--run-case", case, "--backbone", backbone, "--side", str(side), "--iterations",
+                 str(options.iterations)]
     label = f"{case} {backbone} {side} px"
-    print(f"[bench] {label} ...", file=sys.stderr, flush=True)
-    start, load = time.perf_counter(), os.getloadavg()[0]
-    completed = subprocess.run(command, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True,
-                               text=True)
-    try:
-        result = json.loads(Path(result_path).read_text()) if completed.returncode == 0 else None
-    finally:
-        os.unlink(result_path)
-    if result is None:
-        tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
-        result = {"case": label, "error": " / ".join(tail)}
-    result.update(process_s=round(time.perf_counter() - start, 1),
-                  load_average=[round(load, 2), round(os.getloadavg()[0], 2)])
-    print(f"[bench] {label}: {result}", file=sys.stderr, flush=True)
-    return result
+    result = in_fresh_process(Path(__file__).resolve(), arguments, label)
+    return {"case": label, **result} if "error" in result else result
 
 
 def _inputs(side: int):
@@ -145,17 +133,23 @@ def compare_case(options) -> dict:
     content, style = _inputs(options.side)
     base = StyleConfig(backbone=options.backbone, weights=weights, max_side=options.side, multiscale=False,
                        optimizer="adam", init="content", frame_every=1000)
-    results = {}
-    for label, tile_size in (("one_piece", options.side), ("tiled", None)):
-        config = dataclasses.replace(base, tile_size=tile_size)
+    configs = {label: dataclasses.replace(base, tile_size=tile_size)
+               for label, tile_size in (("one_piece", options.side), ("tiled", None))}
 
-        def timed(iterations: int) -> float:
-            start = time.perf_counter()
-            for _ in stylize(content, [style], dataclasses.replace(config, iterations=iterations), backbone):
-                pass
-            return time.perf_counter() - start
-        timed(1)  # Traces the steps.
-        results[label] = (timed(3) - timed(1)) / 2
+    def timed(config, iterations: int) -> float:
+        start = time.perf_counter()
+        for _ in stylize(content, [style], dataclasses.replace(config, iterations=iterations), backbone):
+            pass
+        return time.perf_counter() - start
+    for config in configs.values():
+        timed(config, 1)  # Traces the steps.
+    # Alternated, so that outside load slows both alike; the least disturbed repetition is kept.
+    per_iteration = {label: [] for label in configs}
+    for _ in range(COMPARE_REPEATS):
+        for label, config in configs.items():
+            extra = timed(config, 1 + COMPARE_ITERATIONS) - timed(config, 1)
+            per_iteration[label].append(extra / COMPARE_ITERATIONS)
+    results = {label: min(values) for label, values in per_iteration.items()}
     pixels = options.side * (options.side * 3 // 4)
     return {"case": "compare", "backbone": options.backbone, "side": options.side,
             "one_piece_s_per_iteration": round(results["one_piece"], 2),

@@ -88,6 +88,18 @@ def dream_kwargs(photo=PHOTO, layers=None, **overrides) -> dict:
     return {"photo": handle_file(str(photo)), **dream_values(layers, **overrides)}
 
 
+def cancel_a_long_dream_after_three_images(client) -> float:
+    """Start a 40-chunk dream (12 s if never stopped), cancel it once three images have arrived; when it was."""
+    job = client.submit(**dream_kwargs(iterations=200), api_name="/dream")
+    images_seen = 0
+    for output in job:
+        images_seen += isinstance(output[0], str)
+        if images_seen == 3:
+            job.cancel()
+            return time.monotonic()
+    raise AssertionError(f"the dream ended after {images_seen} images, before it could be cancelled")
+
+
 def endpoint_parameters(server, api_name: str) -> dict:
     """The endpoint's parameters, {name: default}, in the order its positional data array takes them (server: a
     URL or a Client)."""
@@ -240,14 +252,7 @@ def test_cancel_stops_the_run_within_one_chunk(client, monkeypatch):
     # An image from every chunk, so that three images mean three chunks (the app sends fewer, see
     # test_images_go_to_the_browser_at_most_every_interval_and_at_each_stage_end; Stop acts after every chunk alike).
     monkeypatch.setattr(streaming, "IMAGE_INTERVAL_SECONDS", 0.0)
-    job = client.submit(**dream_kwargs(iterations=200), api_name="/dream")  # 40 chunks: 12 s if never stopped.
-    images_seen = 0
-    for output in job:
-        images_seen += isinstance(output[0], str)
-        if images_seen == 3:
-            cancelled_at = time.monotonic()
-            job.cancel()
-            break
+    cancelled_at = cancel_a_long_dream_after_three_images(client)
     deadline = time.monotonic() + 5
     while not any(kind == "closed" for kind, _ in events) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -296,14 +296,20 @@ def test_features_tab_streams_stops_and_reports_bad_files(page, server, screensh
 
 # --- Style transfer ------------------------------------------------------------------------------------------
 
-def test_style_tab_streams_stops_and_reports_bad_files(page, server, screenshots, bad_file):
+def open_style_tab_with_a_photo_and_a_style(page, server, iterations: int):
+    """The style tab set for a quick run: random SqueezeNet, 128 px, the test photo and one style."""
     panel = open_built_tab(page, server, "Style transfer", "style-run")
     choose(page, "style-backbone", SQUEEZENET)
     pick(page, "style-weights", "random")
-    set_number(panel, "Iterations (per scale)", 1000)
+    set_number(panel, "Iterations (per scale)", iterations)
     set_number(panel, "Longest side (px)", 128)
     upload(page, "style-content", PHOTO)
     upload(page, "style-image-1", STYLE_PICTURE)
+    return panel
+
+
+def test_style_tab_streams_stops_and_reports_bad_files(page, server, screenshots, bad_file):
+    open_style_tab_with_a_photo_and_a_style(page, server, iterations=1000)
     page.locator("#style-image-1 img").first.wait_for()
 
     page.locator("#style-run").click()
@@ -321,13 +327,7 @@ def test_style_tab_streams_stops_and_reports_bad_files(page, server, screenshots
 def test_style_tab_estimates_before_run_and_paints_regions(page, server, screenshots):
     """The estimate appears once a photo is chosen; the region editors show the photo; a region painted for the
     only style limits it to that region: the result streams and finishes."""
-    panel = open_built_tab(page, server, "Style transfer", "style-run")
-    choose(page, "style-backbone", SQUEEZENET)
-    pick(page, "style-weights", "random")
-    set_number(panel, "Iterations (per scale)", 3)
-    set_number(panel, "Longest side (px)", 128)
-    upload(page, "style-content", PHOTO)
-    upload(page, "style-image-1", STYLE_PICTURE)
+    panel = open_style_tab_with_a_photo_and_a_style(page, server, iterations=3)
     page.locator("#style-estimate", has_text=re.compile(r"A 128-px result: about .* of memory")).wait_for(
         timeout=FIRST_FRAME_SECONDS * 1000)
     panel.get_by_text("Styles by region (optional)").click()

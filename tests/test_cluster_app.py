@@ -22,7 +22,8 @@ import pytest
 
 from cluster_hooks import SLOW_FILE, read_events, worker_environment
 from conftest import ROOT, SQUEEZENET_WEIGHTS
-from test_app import PHOTO, assert_normal_job_completes, dream_kwargs, dream_values, read_pixels, served_app
+from test_app import (PHOTO, assert_normal_job_completes, cancel_a_long_dream_after_three_images, dream_kwargs,
+                      dream_values, read_pixels, served_app)
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r requirements-ray.txt)")
@@ -121,14 +122,7 @@ def test_stop_ends_the_workers_job_within_one_chunk(client, cluster_folder, slow
 
     monkeypatch.setattr(streaming, "IMAGE_INTERVAL_SECONDS", 0.0)  # One image per chunk.
     started = time.monotonic()
-    job = client.submit(**dream_kwargs(iterations=200), api_name="/dream")  # 40 chunks: 12 s if never stopped.
-    images_seen = 0
-    for output in job:
-        images_seen += isinstance(output[0], str)
-        if images_seen == 3:
-            cancelled_at = time.monotonic()
-            job.cancel()
-            break
+    cancelled_at = cancel_a_long_dream_after_three_images(client)
     deadline = time.monotonic() + 5
     while not any(kind == "closed" for kind, _, _ in read_events(cluster_folder, started)):
         assert time.monotonic() < deadline, "the worker never closed the run"
