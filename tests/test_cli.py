@@ -208,7 +208,7 @@ def test_every_command_takes_the_same_longest_side_range(capsys):
                             ("featuremaps", ["in.png"])):
         for side in ("31", "4097"):
             assert cli.main([command, *inputs, "-o", "o.png", "--max-side", side]) == 2
-            assert f"between 32 and 4096, got {side}" in capsys.readouterr().err, (command, side)
+            assert f"--max-side must be between 32 and 4096, got {side}" in capsys.readouterr().err, (command, side)
 
 
 def test_the_layers_command_lists_a_networks_layers_with_their_sizes(capsys):

@@ -27,7 +27,7 @@ from .output import write_report
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm")
-INPUTS_HELP = "a folder of images (JPEG, PNG, WEBP or BMP), or a video file (needs PyAV: pip install av)"
+INPUTS_HELP = "a folder of images (JPEG, PNG, WEBP or BMP), or a video file (any format FFmpeg reads)"
 
 
 @dataclasses.dataclass

@@ -125,7 +125,20 @@ def config_from_args(config_class, args: argparse.Namespace, technique: str,
             value = getattr(args, field.name)
             values[field.name] = weights_from_text(value) if field.name == "weights" else value
     values.update(overrides)
-    return config_class(**values)
+    try:
+        return config_class(**values)
+    except ValueError as error:
+        raise ValueError(named_as_flag(str(error), settings_of(config_class))) from None
+
+
+def named_as_flag(message: str, fields) -> str:
+    """A config's refusal as a command-line user reads it: the setting it starts with written as its flag
+    ('max_side must be ...' -> '--max-side must be ...')."""
+    name, separator, rest = message.partition(" ")
+    field = name.rstrip(":")
+    if separator and field in fields:
+        return f"{flag_name(field)}{name[len(field):]} {rest}"
+    return message
 
 
 def add_technique_command(subparsers, name: str, config_class, run, *, help: str, description: str,
