@@ -564,7 +564,7 @@ def test_style_command_bad_value_is_one_clear_line(tmp_path, image_files, capsys
     assert cli.main(["style", str(content), str(style), "-o", str(tmp_path / "o.png"), "--weights", "none",
                      "--style-scale", "9"]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("error: style_scale must be between 0.1 and 4") and "Traceback" not in error
+    assert error.startswith("error: --style-scale must be between 0.1 and 4") and "Traceback" not in error
 
 
 # --- real SqueezeNet -------------------------------------------------------------------------------------------
