@@ -39,6 +39,32 @@ def test_time_grows_with_the_size_and_tiles_bound_the_networks_memory(tiny_backb
         "in tiles, the largest image needs less than its network's memory in one piece"
 
 
+def test_a_tiled_estimate_counts_what_a_tile_step_adds_and_only_tiled_runs_measure_it(tiny_backbone, monkeypatch):
+    layers = (("conv3",), ("conv1", "conv2", "conv3"))
+    ratio = estimate_module.tile_step_ratio(tiny_backbone, *layers)
+    assert ratio >= 1.0
+    assert tiny_backbone.cached(("style_tile_ratio", *layers, 0), lambda: pytest.fail("measured twice")) == ratio
+    asked = []
+    monkeypatch.setattr(estimate_module, "tile_step_ratio", lambda *arguments: asked.append(arguments) or 2.0)
+    config = StyleConfig(**TINY, iterations=100, tile_size=256)
+    untiled = estimate_run(config, (192, 256), tiny_backbone, available=1e15)
+    assert not asked, "a run in one piece does not trace the tile step"
+    tiled = estimate_run(config, (768, 1024), tiny_backbone, available=1e15)
+    assert asked == [(tiny_backbone, *layers, 0)]
+    monkeypatch.setattr(estimate_module, "tile_step_ratio", lambda *_: 1.0)
+    plain = estimate_run(config, (768, 1024), tiny_backbone, available=1e15)
+    # Its passes cost twice as much; its setup (forward passes only) does not.
+    assert 1.5 < tiled.seconds / plain.seconds < 2.0 and untiled.seconds < plain.seconds
+
+
+def test_a_run_with_regions_is_probed_with_its_masks(tiny_backbone):
+    layers = (("conv3",), ("conv1", "conv2", "conv3"))
+    plain, regions = probe(tiny_backbone, *layers), probe(tiny_backbone, *layers, 2)
+    assert regions is not plain and regions.seconds_per_pixel > 0 and regions.bytes_per_pixel > 0
+    assert probe(tiny_backbone, *layers, 2) is regions
+    assert estimate_module.tile_step_ratio(tiny_backbone, *layers, 2) >= 1.0
+
+
 def test_a_size_that_does_not_fit_is_refused_with_the_largest_that_does(tiny_backbone, monkeypatch):
     monkeypatch.setattr(estimate_module, "resident_bytes", lambda: 0.5 * GB)
     huge = Probe(0.0, 1e-7, 1e6, 2000.0, 1.0)  # A network heavy enough that 1024 px needs gigabytes.

@@ -98,36 +98,23 @@ def gigabytes(count: float) -> str:
     return f"{count / 1e9:.1f} GB"
 
 
-def probe(backbone, content_layers: tuple[str, ...], style_layers: tuple[str, ...]) -> Probe:
-    """The probe of these layers on this backbone, measured once and kept with the backbone (its traced steps are
-    the run's own, so the probe's tracing is not lost)."""
-    return backbone.cached(("style_probe", content_layers, style_layers),
-                           lambda: _measure(backbone, content_layers, style_layers))
+def probe(backbone, content_layers: tuple[str, ...], style_layers: tuple[str, ...], regions: int = 0) -> Probe:
+    """The probe of these layers (and this many style regions; 0: none) on this backbone, measured once and kept
+    with the backbone (its traced steps are the run's own, so the probe's tracing is not lost)."""
+    return backbone.cached(("style_probe", content_layers, style_layers, regions),
+                           lambda: _measure(backbone, content_layers, style_layers, regions))
 
 
-def _measure(backbone, content_layers, style_layers) -> Probe:
-    import numpy as np
-    import tensorflow as tf
-
-    from .steps import style_steps
-
-    steps = style_steps(backbone, content_layers, style_layers)
-    weights = [tf.ones([len(content_layers)]) / len(content_layers), tf.ones([len(style_layers)]) / len(style_layers),
-               tf.ones([3])]
-    rng = np.random.default_rng(0)
+def _measure(backbone, content_layers, style_layers, regions: int) -> Probe:
     timings, peaks, growth = [], [], 0.0
     for side in PROBE_SIDES:
-        pixels = tf.constant(rng.uniform(0.0, 255.0, (side, side, 3)), tf.float32)
-        content, grams = steps.features(pixels)
-        arguments = (pixels, list(content), list(grams), *weights)
+        evaluate = _evaluation(backbone, content_layers, style_layers, regions, side)
         memory_before, peak_before = resident_bytes(), _reset_allocator_peak()
-        steps.value_and_gradient(*arguments)[0].numpy()
+        evaluate()
         peak = _allocator_peak()
         growth += max(resident_bytes() - memory_before, 0.0)
         peaks.append(peak if peak is not None and peak_before is not None else growth)
-        start = time.perf_counter()
-        steps.value_and_gradient(*arguments)[0].numpy()
-        timings.append(time.perf_counter() - start)
+        timings.append(_seconds(evaluate))
     areas = [side * side for side in PROBE_SIDES]
     seconds_per_pixel = max((timings[1] - timings[0]) / (areas[1] - areas[0]), timings[1] / areas[1] / 4)
     bytes_per_pixel = max((peaks[1] - peaks[0]) / (areas[1] - areas[0]), 0.0)
@@ -136,6 +123,67 @@ def _measure(backbone, content_layers, style_layers) -> Probe:
         overhead = min(max(growth / peaks[1], 1.0), 2.0)
     return Probe(max(timings[1] - seconds_per_pixel * areas[1], 0.0), seconds_per_pixel,
                  max(peaks[1] - bytes_per_pixel * areas[1], 0.0), bytes_per_pixel, overhead)
+
+
+def _evaluation(backbone, content_layers, style_layers, regions: int, side: int):
+    """One evaluation of the losses and their gradient on a random square image of `side`, as a function to call
+    (and time)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from .steps import style_steps
+
+    steps = style_steps(backbone, content_layers, style_layers, regions)
+    rng = np.random.default_rng(side)
+    pixels = tf.constant(rng.uniform(0.0, 255.0, (side, side, 3)), tf.float32)
+    content, grams = steps.features(pixels)
+    weights = [tf.ones([len(content_layers)]) / len(content_layers), tf.ones([len(style_layers)]) / len(style_layers),
+               tf.ones([3])]
+    if regions:  # Each region a share of the picture, with the whole picture's Gram matrix as its target.
+        grams = [tf.repeat(gram[None], regions, axis=0) for gram in grams]
+        shares = tf.constant(rng.uniform(0.0, 1.0, (side, side, regions)), tf.float32)
+        weights += [shares / tf.reduce_sum(shares, axis=-1, keepdims=True), tf.ones([regions])]
+    arguments = (pixels, list(content), list(grams), *weights)
+    return lambda: steps.value_and_gradient(*arguments)[0].numpy()
+
+
+def _seconds(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def tile_step_ratio(backbone, content_layers: tuple[str, ...], style_layers: tuple[str, ...],
+                    regions: int = 0) -> float:
+    """How much longer a tile's step takes than the probe's evaluation of a window of the same size (the tile step
+    also weighs its features by the core and the masks, sums the core's statistics and steps Adam), measured once
+    per backbone, and only for runs that tile (it traces the tile step, which only they use)."""
+    return backbone.cached(("style_tile_ratio", content_layers, style_layers, regions),
+                           lambda: _measure_tile_ratio(backbone, content_layers, style_layers, regions))
+
+
+def _measure_tile_ratio(backbone, content_layers, style_layers, regions: int) -> float:
+    import numpy as np
+    import tensorflow as tf
+
+    from .tiles import tile_steps
+
+    side = PROBE_SIDES[-1]
+    steps = tile_steps(backbone, content_layers, style_layers, max(regions, 1))
+    pixels = tf.constant(np.random.default_rng(side).uniform(0.0, 255.0, (side, side, 3)), tf.float32)
+    masks = tf.ones([side, side, max(regions, 1)]) / max(regions, 1)
+    box = tf.constant([0, 0, side, side], tf.int32)
+    content, grams, _, _ = steps.statistics(pixels, masks, box)
+    moment = tf.zeros_like(pixels)
+    arguments = (pixels, masks, box, box, list(content), list(grams), tf.ones([len(content_layers)]),
+                 tf.ones([len(content_layers)]), tf.ones([3]), moment, moment, tf.constant(1.0),
+                 tf.constant([4.0, 0.9, 0.999, 0.1]))
+    step = lambda: steps.step(*arguments)[0].numpy()  # noqa: E731
+    evaluate = _evaluation(backbone, content_layers, style_layers, regions, side)
+    step()  # Traces it.
+    # Alternated, so that other work on the machine slows both alike; the least disturbed timing of each.
+    timings = [(_seconds(step), _seconds(evaluate)) for _ in range(3)]
+    return max(min(pair[0] for pair in timings) / min(pair[1] for pair in timings), 1.0)
 
 
 def _reset_allocator_peak():
@@ -182,11 +230,12 @@ def estimate_run(config: StyleConfig, shape: tuple[int, int], backbone=None, *, 
 
     backbone = backbone or get_backbone(config.backbone, config.weights, precision="auto")
     content_layers, style_layers = (tuple(layers) for layers in run_layers(config, backbone))
-    measured = probe(backbone, content_layers, style_layers)
+    measured = probe(backbone, content_layers, style_layers, regions)
     side = tile_side(config.tile_size, backbone.name)
     steps = tile_steps(backbone, content_layers, style_layers, 1)
+    tile_ratio = tile_step_ratio(backbone, content_layers, style_layers, regions) if max(shape) > side else 1.0
     plan = _Plan(config, side, steps.align, steps.margins(side)[0], measured, backbone.spec.min_size,
-                 content_maps_bytes(backbone, content_layers) + 4.0 * regions)
+                 content_maps_bytes(backbone, content_layers) + 4.0 * regions, tile_ratio)
     available = available_bytes() if available is None else available
     baseline = resident_bytes()
     seconds, needed = plan.cost(shape)
@@ -220,6 +269,7 @@ class _Plan:
     measured: Probe
     network_min_side: int
     extra_bytes_per_pixel: float  # Content feature maps and masks.
+    tile_ratio: float = 1.0  # A tile step's seconds over the probe's evaluation of a window as large.
 
     def cost(self, shape: tuple[int, int]) -> tuple[float, float]:
         """(seconds, bytes beyond this process's memory now) of a run whose result is `shape`."""
@@ -238,7 +288,7 @@ class _Plan:
                 windows = [(tile.window[2] - tile.window[0]) * (tile.window[3] - tile.window[1])
                            for tile in tile_layout(scale, self.side, self.align, self.margin, _Layouts())]
                 pass_seconds = sum(measured.seconds(window) for window in windows)
-                seconds += (config.iterations + SCALE_SETUP_EVALUATIONS) * pass_seconds
+                seconds += (config.iterations * self.tile_ratio + SCALE_SETUP_EVALUATIONS) * pass_seconds
                 kept, network = TILED_IMAGES, max(max(windows), style_pixels)
             arrays = pixels * (kept * 12.0 + self.extra_bytes_per_pixel)
             needed = max(needed, measured.network_bytes(network) + arrays)
