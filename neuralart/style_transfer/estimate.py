@@ -166,8 +166,11 @@ def _measure_tile_ratio(backbone, content_layers, style_layers, regions: int) ->
     import numpy as np
     import tensorflow as tf
 
+    from .steps import ADAM_BETA_2
+    from .tiled import REFINING_ADAM
     from .tiles import tile_steps
 
+    step_size, beta_1, epsilon = REFINING_ADAM
     side = PROBE_SIDES[-1]
     steps = tile_steps(backbone, content_layers, style_layers, max(regions, 1))
     pixels = tf.constant(np.random.default_rng(side).uniform(0.0, 255.0, (side, side, 3)), tf.float32)
@@ -177,7 +180,7 @@ def _measure_tile_ratio(backbone, content_layers, style_layers, regions: int) ->
     moment = tf.zeros_like(pixels)
     arguments = (pixels, masks, box, box, list(content), list(grams), tf.ones([len(content_layers)]),
                  tf.ones([len(content_layers)]), tf.ones([3]), moment, moment, tf.constant(1.0),
-                 tf.constant([4.0, 0.9, 0.999, 0.1]))
+                 tf.constant([step_size, beta_1, ADAM_BETA_2, epsilon], tf.float32))
     step = lambda: steps.step(*arguments)[0].numpy()  # noqa: E731
     evaluate = _evaluation(backbone, content_layers, style_layers, regions, side)
     step()  # Traces it.
@@ -269,7 +272,7 @@ class _Plan:
     measured: Probe
     network_min_side: int
     extra_bytes_per_pixel: float  # Content feature maps and masks.
-    tile_ratio: float = 1.0  # A tile step's seconds over the probe's evaluation of a window as large.
+    tile_ratio: float  # A tile step's seconds over the probe's evaluation of a window as large.
 
     def cost(self, shape: tuple[int, int]) -> tuple[float, float]:
         """(seconds, bytes beyond this process's memory now) of a run whose result is `shape`."""
