@@ -330,6 +330,11 @@ def test_style_tab_estimates_before_run_and_paints_regions(page, server, screens
     panel = open_style_tab_with_a_photo_and_a_style(page, server, iterations=3)
     page.locator("#style-estimate", has_text=re.compile(r"A 128-px result: about .* of memory")).wait_for(
         timeout=FIRST_FRAME_SECONDS * 1000)
+    # A size typed into the slider's box (not dragged) is followed too.
+    set_number(panel, "Longest side (px)", 160)
+    page.locator("#style-estimate", has_text="A 160-px result").wait_for(timeout=FIRST_FRAME_SECONDS * 1000)
+    set_number(panel, "Longest side (px)", 128)
+    page.locator("#style-estimate", has_text="A 128-px result").wait_for(timeout=FIRST_FRAME_SECONDS * 1000)
     panel.get_by_text("Styles by region (optional)").click()
     canvas = page.locator("#style-region-1 canvas").first
     canvas.wait_for(timeout=20_000)

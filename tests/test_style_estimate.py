@@ -125,3 +125,31 @@ def test_the_tab_shows_the_estimate_and_refuses_a_size_that_does_not_fit(tmp_pat
     assert first[1].startswith("Not started: A 400-px result needs about")
     with pytest.raises(gr.Error, match="the largest size that fits is"):
         next(run)
+
+
+def test_the_tabs_estimate_reads_every_setting_it_depends_on_and_follows_each_change():
+    """The estimate builds the network the run will: with the weights chosen (random weights need no download),
+    and it is measured again whenever one of those settings changes, however it was changed."""
+    import app
+    from neuralart.ui import style_extras
+
+    demo = app.build_demo()
+    estimate = next(fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", "") == "estimate_text")
+    inputs = {block.elem_id for block in estimate.inputs}
+    assert {"style-content", "style-weights", "style-backbone", "style-max-side", "style-enlarge"} <= inputs
+    triggers = {(demo.blocks[block].elem_id, event) for block, event in estimate.targets if block is not None}
+    assert {(elem_id, "change") for elem_id in inputs} <= triggers
+    assert "weights" in style_extras.ESTIMATE_FIELDS
+
+
+def test_the_tabs_estimate_says_why_when_the_networks_weights_are_missing(tmp_path, rng, monkeypatch):
+    from neuralart import models
+    from neuralart.ui import style_extras
+
+    def missing(name, weights=None, **_):
+        raise models.WeightsUnavailableError("no file", name)
+    monkeypatch.setattr(models, "get_backbone", missing)
+    content = tmp_path / "photo.png"
+    images.save_png(content, rng.integers(0, 256, (60, 80, 3), dtype=np.uint8))
+    shown = style_extras.estimate_text(content=str(content), backbone="vgg19", weights="imagenet", max_side=80)
+    assert shown.startswith("*Time and memory: not estimated: this network's trained weights are not on this server")

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import gradio as gr
 
 from .. import images
+from ..models import WeightsUnavailableError
 from ..style_transfer import StyleConfig
 from . import widgets
 from .forms import config_values
@@ -20,7 +21,7 @@ REGIONS_HELP = ("Paint over the photo where each style should go: a style then p
 # The photo is shown for painting at most this large (the masks are scaled to the result's size).
 PAINT_SIDE = 768
 # The settings the estimate depends on: when one changes, the estimate is measured again.
-ESTIMATE_FIELDS = ("backbone", "iterations", "optimizer", "max_side", "enlarge", "multiscale", "tile_size",
+ESTIMATE_FIELDS = ("backbone", "weights", "iterations", "optimizer", "max_side", "enlarge", "multiscale", "tile_size",
                    "style_scale")
 ESTIMATE_PENDING = "*Time and memory: the estimate appears here once a photo is chosen.*"
 
@@ -79,6 +80,9 @@ def estimate_text(content=None, **values) -> str:
         return "**Time and memory:** " + estimate_run(config, shape).summary()
     except ValueError as error:
         return f"*Time and memory: not estimated ({error})*"
+    except WeightsUnavailableError:
+        return ("*Time and memory: not estimated: this network's trained weights are not on this server (with "
+                "random, untrained weights, which cost the same, it is).*")
 
 
 def check_fits(config: StyleConfig, content: str, regions: int) -> None:
@@ -93,10 +97,10 @@ def check_fits(config: StyleConfig, content: str, regions: int) -> None:
 
 def wire(content: gr.Image, form: dict, estimate: gr.Markdown, regions: list) -> None:
     """A new photo becomes the region editors' canvas; the estimate follows the photo and the settings it depends
-    on (sliders when let go)."""
+    on, however they change: a slider's `release` misses a value typed into its box, and `input` misses a preset
+    or a restored recipe. Events that pile up while one is answered collapse into the last."""
     content.change(lambda photo: [paint_background(photo)] * len(regions), content, regions, queue=False)
     inputs = {"content": content, **{name: form[name] for name in ESTIMATE_FIELDS}}
-    triggers = [content.change] + [form[name].release if isinstance(form[name], gr.Slider) else form[name].input
-                                   for name in ESTIMATE_FIELDS]
+    triggers = [content.change] + [form[name].change for name in ESTIMATE_FIELDS]
     gr.on(triggers, estimate_text, inputs_kwargs=inputs, outputs=[estimate], concurrency_id=TF_JOBS,
           trigger_mode="always_last", show_progress_on=[estimate], api_visibility="private")
